@@ -1,0 +1,85 @@
+#pragma once
+// The frozen causal language model (GPT-2 and the Llama family) in LibTorch. Internal to core:
+// torch types are allowed here, never in include/softprompt/.
+//
+// Conventions: B = batch, T = new tokens, P = cached (past) tokens, d = hidden size,
+// V = vocabulary, H = heads, Hkv = key/value heads, Dh = head dim.
+#include "softprompt/model_config.h"
+#include "torch_common.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sp::model {
+
+// Keys and values of every layer for a prefix. Built once for the long context and shared,
+// read-only, by many continuations (the queries).
+struct KVCache {
+    std::vector<at::Tensor> keys;   // per layer: [B, Hkv, P, Dh]
+    std::vector<at::Tensor> values; // per layer: [B, Hkv, P, Dh]
+    std::int64_t length() const;    // P (0 when empty)
+    bool empty() const { return keys.empty(); }
+    // The same cache repeated along the batch (a [1, ...] cache becomes [batch, ...]) without copying
+    // where torch can broadcast.
+    KVCache expandedTo(std::int64_t batch) const;
+};
+
+struct ForwardOutput {
+    at::Tensor logits; // [B, T, V], always float32
+    KVCache cache;     // past + these T tokens, only when requested
+};
+
+struct ForwardInput {
+    at::Tensor inputsEmbeds;  // [B, T, d] in the model's dtype (or float32: cast on entry)
+    at::Tensor positions;     // [B, T] int64 position ids; padded slots may hold anything
+    at::Tensor attentionMask; // [B, P + T] bool, true = may be attended to (false = padding)
+    const KVCache* past = nullptr;
+    bool returnCache = false;
+};
+
+class CausalLM {
+public:
+    // Loads a Hugging Face folder (config.json + safetensors). Weights are frozen
+    // (requires_grad false) unless setTrainable(true) is called.
+    static std::shared_ptr<CausalLM> loadFolder(const std::string& folder, at::Device device,
+                                                at::ScalarType dtype);
+    // A seeded random model (tests, demo-model pretraining).
+    static std::shared_ptr<CausalLM> createRandom(const ModelConfig& config, std::uint64_t seed,
+                                                  at::Device device = at::kCPU,
+                                                  at::ScalarType dtype = at::kFloat);
+
+    const ModelConfig& config() const;
+    at::Device device() const;
+    at::ScalarType dtype() const;
+    std::int64_t maxPositions() const; // position table size / max_position_embeddings
+
+    at::Tensor embed(const at::Tensor& ids) const; // [B, T] int64 -> [B, T, d]
+    at::Tensor embeddingMatrix() const;            // [V, d] (no copy)
+    ForwardOutput forward(const ForwardInput& input) const;
+
+    // Convenience: ids [B, T] with every position valid, positions 0..T-1 (after any past).
+    ForwardOutput forwardIds(const at::Tensor& ids, const KVCache* past = nullptr, bool returnCache = false) const;
+
+    // Throws sp::Error naming the lengths when `totalTokens` exceeds the window (or the sliding
+    // window, where sequences beyond it would change the numerics).
+    void checkSequenceLength(std::int64_t totalTokens, const std::string& what) const;
+
+    // Named weights in Hugging Face naming, for saving and for pretraining.
+    std::vector<std::pair<std::string, at::Tensor>> namedParameters() const;
+    void setTrainable(bool trainable);
+    void save(const std::string& folder) const; // config.json + model.safetensors (F32)
+
+    virtual ~CausalLM();
+    struct Impl;
+
+private:
+    explicit CausalLM(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// Applies the process-wide CPU thread count (all cores unless OMP_NUM_THREADS says otherwise).
+// Debian's LibTorch otherwise starts with one OpenMP thread.
+void configureCpuThreads();
+
+} // namespace sp::model
