@@ -29,4 +29,13 @@ void registerAllCommands(CLI::App& app)
         registration(app);
 }
 
+CLI::App& benchGroup(CLI::App& app)
+{
+    for (CLI::App* existing : app.get_subcommands([](CLI::App* sub) { return sub->get_name() == "bench"; }))
+        return *existing;
+    CLI::App* bench = app.add_subcommand("bench", "Benchmarks that print JSON (ratios are measured in one run)");
+    bench->require_subcommand(1);
+    return *bench;
+}
+
 } // namespace spcli

@@ -11,6 +11,10 @@ using CommandRegistration = void (*)(CLI::App& app);
 bool addCommandRegistration(int order, CommandRegistration registration);
 void registerAllCommands(CLI::App& app);
 
+// The `bench` group is shared by several areas (bench tokenizer|model|train|store): each adds its
+// own subcommand to the one group this returns (created on first use).
+CLI::App& benchGroup(CLI::App& app);
+
 } // namespace spcli
 
 #define SP_REGISTER_CLI_COMMANDS(order, function) \

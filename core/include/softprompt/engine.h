@@ -4,6 +4,7 @@
 //
 //     σ̂ = argmin_σ s(ŷ, ŷ_σ)   (argmax for a similarity such as cosine)
 #include "softprompt/model_handle.h"
+#include "softprompt/soft_prompt.h"
 
 #include <nlohmann/json.hpp>
 
@@ -77,17 +78,6 @@ struct TrainConfig {
     static TrainConfig fromJson(const nlohmann::json& json); // missing keys keep defaults
 };
 
-// ---- the soft prompt ---------------------------------------------------------------------------
-struct SoftPrompt {
-    int k = 0;
-    int dim = 0;
-    std::vector<float> values; // [k, dim] row-major, always float32
-};
-// safetensors bytes with one F32 tensor "prompt_embeddings" [k, d] (the PEFT layout).
-std::string softPromptToSafetensors(const SoftPrompt& sigma,
-                                    const std::map<std::string, std::string>& metadata = {});
-SoftPrompt softPromptFromSafetensors(const std::string& bytes, const std::string& sourceName);
-
 // ---- training ----------------------------------------------------------------------------------
 struct StepReport {
     int step = 0; // 1-based
@@ -116,10 +106,6 @@ struct TrainCallbacks {
     // Phases before the first step ("computing teacher", ...), fraction in [0, 1].
     std::function<void(const std::string& phase, double fraction)> onPhase;
 };
-
-enum class RunStatus { Running, Finished, Cancelled, Failed, Interrupted };
-std::string runStatusKey(RunStatus status); // "running", "finished", ...
-RunStatus runStatusFromKey(const std::string& key);
 
 struct TrainResult {
     RunStatus status = RunStatus::Finished;
