@@ -2,6 +2,7 @@
 #include "registry.h"
 
 #include "softprompt/error.h"
+#include "softprompt/paths.h"
 #include "softprompt/version.h"
 
 #include <iostream>
@@ -15,6 +16,11 @@ std::string versionText()
     text += info.cudaAvailable ? "available (" + std::to_string(info.cudaDeviceCount) + " device(s))"
                                : std::string("not available (CPU only)");
     text += "\nCPU threads: " + std::to_string(info.cpuThreads);
+    try {
+        text += "\nData: " + sp::dataDirectory();
+    } catch (const sp::Error& error) {
+        text += "\nData: not found (" + std::string(error.what()) + ")";
+    }
     return text;
 }
 
