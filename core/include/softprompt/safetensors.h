@@ -38,6 +38,9 @@ public:
     bool contains(const std::string& name) const;
     const TensorView& tensor(const std::string& name) const; // throws naming file and tensor
     const std::map<std::string, std::string>& metadata() const;
+    // How many tensors had to be copied because their bytes in the file were not aligned to their
+    // element size (0 for files written by the reference writer or by writeSafetensors).
+    std::size_t alignedCopyCount() const;
 
     ~SafetensorsFile();
     struct Impl;

@@ -1,0 +1,45 @@
+#pragma once
+// The part of the safetensors reader that judges bytes: the 8-byte length, the JSON header and the
+// layout of the data buffer. Kept apart from the memory mapping so the fuzzer can drive it directly.
+#include "softprompt/safetensors.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sp::formats {
+
+// The reference reader refuses headers above this many bytes (safetensors/src/tensor.rs).
+constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
+// serde_json's default recursion limit, which bounds how deeply the reference accepts nesting.
+constexpr int kMaxJsonDepth = 128;
+
+struct TensorEntry {
+    std::string name;
+    TensorDType dtype = TensorDType::F32;
+    std::vector<std::int64_t> shape;
+    std::uint64_t begin = 0; // offsets relative to the data buffer
+    std::uint64_t end = 0;
+};
+
+struct SafetensorsLayout {
+    std::size_t dataStart = 0;                   // 8 + N: where the data buffer begins in the file
+    std::map<std::string, std::string> metadata; // "__metadata__"
+    std::vector<TensorEntry> tensors;            // in the order of their data in the file
+};
+
+// Parses and validates a whole safetensors file held in `bytes`. Throws sp::Error
+// "<sourceName>: <what is wrong>" for every input the reference reader rejects, plus duplicate
+// JSON keys (which the format forbids) and a header that does not start with '{'.
+SafetensorsLayout parseSafetensorsLayout(std::string_view bytes, const std::string& sourceName);
+
+// The dtype named as in the reference (`"F32"`), or nullopt.
+std::optional<TensorDType> dtypeFromName(std::string_view name);
+// Rank of a dtype in the reference's Dtype enum, which orders tensors when writing.
+int referenceDtypeRank(TensorDType dtype);
+
+} // namespace sp::formats
