@@ -56,6 +56,12 @@ struct ModelIdentity {
         nlohmann::json::object(); // ModelSummary fields (name, hiddenSize, numHeads, numLayers, ...)
 };
 
+// The ModelSummary fields recorded with a run (keys: name, path, modelType, identity, parameterCount,
+// contextWindow, vocabSize, hiddenSize, numLayers, numHeads, device, dtype), and the identity
+// (path, identity hash, that summary) to pass in NewRun::model.
+nlohmann::json modelSummaryToJson(const ModelSummary& summary);
+ModelIdentity modelIdentityOf(const ModelSummary& summary);
+
 struct ContextRecord {
     std::int64_t id = 0;
     std::string text;
