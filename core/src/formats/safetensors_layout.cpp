@@ -243,9 +243,16 @@ SafetensorsLayout parseSafetensorsLayout(std::string_view bytes, const std::stri
     if (badUtf8 != std::string_view::npos)
         throw Error(fileError(sourceName, "header is not valid UTF-8 (bad byte at header offset " +
                                               std::to_string(badUtf8) + ")"));
-    if (header.empty() || header.front() != '{')
-        throw Error(fileError(sourceName, "header must be a JSON object starting with '{'"));
 
+    // nlohmann skips a leading byte-order mark; serde_json rejects it.
+    if (header.substr(0, 3) == "\xEF\xBB\xBF")
+        throw Error(
+            fileError(sourceName, "header is not valid JSON: it starts with a UTF-8 byte-order mark"));
+    // nlohmann stops at a NUL byte as if the input ended there; serde_json rejects it.
+    const std::size_t nul = header.find('\0');
+    if (nul != std::string_view::npos)
+        throw Error(fileError(sourceName, "header is not valid JSON: NUL byte at header offset " +
+                                              std::to_string(nul) + " (pad headers with spaces)"));
     json root;
     try {
         root = json::parse(header.begin(), header.end(), HeaderParseGuard(sourceName));

@@ -34,7 +34,7 @@ struct SafetensorsLayout {
 
 // Parses and validates a whole safetensors file held in `bytes`. Throws sp::Error
 // "<sourceName>: <what is wrong>" for every input the reference reader rejects, plus duplicate
-// JSON keys (which the format forbids) and a header that does not start with '{'.
+// JSON keys, which the format forbids but serde_json's flattened map would silently collapse.
 SafetensorsLayout parseSafetensorsLayout(std::string_view bytes, const std::string& sourceName);
 
 // The dtype named as in the reference (`"F32"`), or nullopt.
