@@ -26,7 +26,7 @@ struct KVCache {
 };
 
 struct ForwardOutput {
-    at::Tensor logits; // [B, T, V], always float32
+    at::Tensor logits; // [B, T, V], always float32 (float64 for a float64 model, used by gradient checks)
     KVCache cache;     // past + these T tokens, only when requested
 };
 
@@ -36,6 +36,17 @@ struct ForwardInput {
     at::Tensor attentionMask; // [B, P + T] bool, true = may be attended to (false = padding)
     const KVCache* past = nullptr;
     bool returnCache = false;
+    // Optional [B, N] int64 indices into the T new tokens: logits only for those positions
+    // ([B, N, V]), which saves the [T, V] head product when only a few positions are scored.
+    at::Tensor logitIndices;
+};
+
+// How createRandom draws weights: N(0, weightStd) matrices (GPT-2's residual projections scaled by
+// 1/sqrt(2 * layers)), norms 1 and biases 0 as transformers initialises them. Tests set
+// randomizeNormsAndBiases so that those paths are exercised too.
+struct RandomInit {
+    double weightStd = 0.02;
+    bool randomizeNormsAndBiases = false;
 };
 
 class CausalLM {
@@ -47,7 +58,8 @@ public:
     // A seeded random model (tests, demo-model pretraining).
     static std::shared_ptr<CausalLM> createRandom(const ModelConfig& config, std::uint64_t seed,
                                                   at::Device device = at::kCPU,
-                                                  at::ScalarType dtype = at::kFloat);
+                                                  at::ScalarType dtype = at::kFloat,
+                                                  const RandomInit& init = {});
 
     const ModelConfig& config() const;
     at::Device device() const;
@@ -59,7 +71,8 @@ public:
     ForwardOutput forward(const ForwardInput& input) const;
 
     // Convenience: ids [B, T] with every position valid, positions 0..T-1 (after any past).
-    ForwardOutput forwardIds(const at::Tensor& ids, const KVCache* past = nullptr, bool returnCache = false) const;
+    ForwardOutput forwardIds(const at::Tensor& ids, const KVCache* past = nullptr,
+                             bool returnCache = false) const;
 
     // Throws sp::Error naming the lengths when `totalTokens` exceeds the window (or the sliding
     // window, where sequences beyond it would change the numerics).
@@ -67,7 +80,10 @@ public:
 
     // Named weights in Hugging Face naming, for saving and for pretraining.
     std::vector<std::pair<std::string, at::Tensor>> namedParameters() const;
+    // Trainable weights are separate leaves that require grad (the frozen layout fuses q/k/v and
+    // gate/up into shared matrices, whose slices namedParameters() then returns).
     void setTrainable(bool trainable);
+    bool isTrainable() const;
     void save(const std::string& folder) const; // config.json + model.safetensors (F32)
 
     virtual ~CausalLM();
@@ -75,6 +91,7 @@ public:
 
 private:
     explicit CausalLM(std::unique_ptr<Impl> impl);
+    static std::shared_ptr<CausalLM> fromImpl(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
 

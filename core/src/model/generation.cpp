@@ -1,0 +1,38 @@
+#include "model/generation.h"
+
+#include "softprompt/error.h"
+
+#include <algorithm>
+
+namespace sp::model {
+
+std::vector<std::int64_t> greedyDecode(const CausalLM& model, const std::vector<std::int64_t>& promptIds,
+                                       int maxNewTokens, const std::vector<std::int64_t>& stopIds)
+{
+    if (promptIds.empty())
+        throw Error("cannot generate from an empty prompt: give at least one token");
+    const std::int64_t promptLength = std::int64_t(promptIds.size());
+    model.checkSequenceLength(promptLength, "the prompt");
+    c10::InferenceMode inference;
+    std::int64_t window = model.maxPositions();
+    if (model.config().slidingWindow)
+        window = std::min(window, *model.config().slidingWindow);
+    const std::int64_t room = window - promptLength;
+    const std::int64_t steps = std::min<std::int64_t>(maxNewTokens, room);
+    std::vector<std::int64_t> generated;
+    if (steps <= 0)
+        return generated;
+    at::Tensor ids = at::tensor(promptIds, at::kLong).view({1, promptLength}); // [1, T]
+    ForwardOutput output = model.forwardIds(ids, nullptr, /*returnCache=*/true);
+    for (std::int64_t step = 0; step < steps; ++step) {
+        const std::int64_t next = output.logits[0][-1].argmax().item<std::int64_t>();
+        generated.push_back(next);
+        if (std::find(stopIds.begin(), stopIds.end(), next) != stopIds.end() || step + 1 == steps)
+            break;
+        const KVCache cache = std::move(output.cache);
+        output = model.forwardIds(at::full({1, 1}, next, at::kLong), &cache, /*returnCache=*/true);
+    }
+    return generated;
+}
+
+} // namespace sp::model

@@ -1,0 +1,165 @@
+#include "model/loaded_model.h"
+
+#include "model/model_identity.h"
+#include "softprompt/error.h"
+#include "softprompt/paths.h"
+#include "softprompt/safetensors.h"
+
+#include <torch/cuda.h>
+
+#include <chrono>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace sp::model {
+
+namespace {
+
+double secondsSince(std::chrono::steady_clock::time_point start)
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+} // namespace
+
+at::Device parseDevice(const std::string& name)
+{
+    if (name.empty() || name == "cpu")
+        return at::kCPU;
+    if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+        if (!torch::cuda::is_available())
+            throw Error("device \"" + name +
+                        "\" requested, but CUDA is not available in this build or on this "
+                        "machine (softprompt --version says which); use --device cpu");
+        int index = 0;
+        if (name.size() > 5) {
+            try {
+                index = std::stoi(name.substr(5));
+            } catch (const std::exception&) {
+                throw Error("device \"" + name + "\" is not of the form cuda:N");
+            }
+        }
+        const int count = int(torch::cuda::device_count());
+        if (index < 0 || index >= count)
+            throw Error("device \"" + name + "\" does not exist: this machine has " + std::to_string(count) +
+                        " CUDA device(s)");
+        return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+    }
+    throw Error("unknown device \"" + name + "\"; use cpu, cuda or cuda:N");
+}
+
+at::ScalarType parseDtype(const std::string& name)
+{
+    if (name.empty() || name == "float32" || name == "fp32")
+        return at::kFloat;
+    if (name == "float16" || name == "fp16" || name == "half")
+        return at::kHalf;
+    if (name == "bfloat16" || name == "bf16")
+        return at::kBFloat16;
+    throw Error("unknown dtype \"" + name + "\"; use float32, float16 or bfloat16");
+}
+
+std::string dtypeLabel(at::ScalarType dtype)
+{
+    switch (dtype) {
+    case at::kHalf:
+        return "float16";
+    case at::kBFloat16:
+        return "bfloat16";
+    case at::kDouble:
+        return "float64";
+    default:
+        return "float32";
+    }
+}
+
+std::string resolveModelFolder(const std::string& pathOrDemo)
+{
+    if (pathOrDemo != "demo") {
+        std::error_code error;
+        if (!fs::is_directory(pathOrDemo, error))
+            throw Error(fileError(pathOrDemo,
+                                  "no such model folder; pass a Hugging Face folder (config.json, "
+                                  "model.safetensors, tokenizer.json) or \"demo\""));
+        return fs::absolute(pathOrDemo, error).lexically_normal().string();
+    }
+    std::string folder;
+    try {
+        folder = demoModelDirectory();
+    } catch (const Error& error) {
+        throw Error(std::string("the demo model is not built yet: ") + error.what());
+    }
+    std::error_code error;
+    if (!fs::exists(fs::path(folder) / "config.json", error))
+        throw Error(
+            "the demo model is not built yet: " + folder +
+            " has no config.json. Build it first (the demo model is trained by this project), or pass "
+            "--model PATH to a Hugging Face folder");
+    return fs::absolute(folder, error).lexically_normal().string();
+}
+
+LoadedModel::LoadedModel(std::shared_ptr<CausalLM> model, std::optional<Tokenizer> tokenizer,
+                         ModelSummary summary)
+    : model_(std::move(model)), tokenizer_(std::move(tokenizer)), summary_(std::move(summary))
+{
+}
+
+std::shared_ptr<LoadedModel> LoadedModel::load(const std::string& pathOrDemo, const ModelLoadOptions& options)
+{
+    const at::Device device = parseDevice(options.device);
+    const at::ScalarType dtype = parseDtype(options.dtype);
+    const std::string folder = resolveModelFolder(pathOrDemo);
+
+    const auto loadStart = std::chrono::steady_clock::now();
+    std::shared_ptr<CausalLM> model = CausalLM::loadFolder(folder, device, dtype);
+    std::optional<Tokenizer> tokenizer;
+    std::error_code error;
+    if (fs::exists(fs::path(folder) / "tokenizer.json", error))
+        tokenizer = Tokenizer::fromFile(folder);
+    const double loadSeconds = secondsSince(loadStart);
+
+    const auto identityStart = std::chrono::steady_clock::now();
+    const std::vector<std::string> weightFiles = SafetensorsCheckpoint::openFolder(folder).files();
+    ModelSummary summary;
+    summary.identity = modelIdentity(folder, weightFiles);
+    const double identitySeconds = secondsSince(identityStart);
+
+    const ModelConfig& config = model->config();
+    summary.name = pathOrDemo == "demo" ? std::string("demo") : fs::path(folder).filename().string();
+    summary.path = folder;
+    summary.modelType = config.modelType;
+    std::int64_t parameters = 0;
+    for (const auto& [name, tensor] : model->namedParameters())
+        parameters += tensor.numel();
+    summary.parameterCount = parameters;
+    summary.contextWindow = config.slidingWindow
+                                ? std::min(config.maxPositionEmbeddings, *config.slidingWindow)
+                                : config.maxPositionEmbeddings;
+    summary.vocabSize = config.vocabSize;
+    summary.hiddenSize = config.hiddenSize;
+    summary.numLayers = config.numLayers;
+    summary.numHeads = config.numHeads;
+    summary.device = device.str();
+    summary.dtype = dtypeLabel(dtype);
+
+    auto loaded = std::make_shared<LoadedModel>(std::move(model), std::move(tokenizer), std::move(summary));
+    loaded->loadSeconds_ = loadSeconds;
+    loaded->identitySeconds_ = identitySeconds;
+    return loaded;
+}
+
+const Tokenizer& LoadedModel::tokenizer() const
+{
+    if (!tokenizer_)
+        throw Error(fileError(summary_.path, "has no tokenizer.json, so text cannot be tokenised; copy the "
+                                             "model's tokenizer.json into the folder"));
+    return *tokenizer_;
+}
+
+std::vector<std::int64_t> LoadedModel::stopIds() const
+{
+    return model_->config().eosTokenIds;
+}
+
+} // namespace sp::model

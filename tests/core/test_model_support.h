@@ -1,0 +1,143 @@
+#pragma once
+// Tiny model configurations and comparison helpers shared by the model tests.
+#include "model/causal_lm.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <QString>
+
+#include <string>
+
+namespace modeltest {
+
+inline sp::ModelConfig tinyGpt2()
+{
+    sp::ModelConfig config;
+    config.modelType = "gpt2";
+    config.architecture = sp::Architecture::Gpt2;
+    config.vocabSize = 97;
+    config.hiddenSize = 32;
+    config.numLayers = 2;
+    config.numHeads = 4;
+    config.numKeyValueHeads = 4;
+    config.headDim = 8;
+    config.intermediateSize = 64;
+    config.maxPositionEmbeddings = 64;
+    config.activation = "gelu_new";
+    config.normEpsilon = 1e-5;
+    config.tieWordEmbeddings = true;
+    config.eosTokenIds = {96};
+    return config;
+}
+
+// Llama with grouped-query attention (4 query heads share 2 key/value heads) and an untied head.
+inline sp::ModelConfig tinyLlama()
+{
+    sp::ModelConfig config;
+    config.modelType = "llama";
+    config.architecture = sp::Architecture::Llama;
+    config.vocabSize = 101;
+    config.hiddenSize = 32;
+    config.numLayers = 2;
+    config.numHeads = 4;
+    config.numKeyValueHeads = 2;
+    config.headDim = 8;
+    config.intermediateSize = 48;
+    config.maxPositionEmbeddings = 128;
+    config.activation = "silu";
+    config.normEpsilon = 1e-6;
+    config.tieWordEmbeddings = false;
+    config.ropeTheta = 10000.0;
+    config.eosTokenIds = {2};
+    return config;
+}
+
+inline sp::ModelConfig tinyLlama3Rope()
+{
+    sp::ModelConfig config = tinyLlama();
+    config.headDim = 16; // 8 frequencies, so that all three llama3 bands occur
+    config.numHeads = 2;
+    config.numKeyValueHeads = 1;
+    config.ropeTheta = 500000.0;
+    config.ropeScaling.type = "llama3";
+    config.ropeScaling.factor = 8.0;
+    config.ropeScaling.lowFreqFactor = 1.0;
+    config.ropeScaling.highFreqFactor = 4.0;
+    config.ropeScaling.originalMaxPositionEmbeddings = 32;
+    config.tieWordEmbeddings = true;
+    return config;
+}
+
+inline sp::ModelConfig tinyLinearRope()
+{
+    sp::ModelConfig config = tinyLlama();
+    config.ropeScaling.type = "linear";
+    config.ropeScaling.factor = 4.0;
+    return config;
+}
+
+inline sp::ModelConfig tinyQwen2()
+{
+    sp::ModelConfig config = tinyLlama();
+    config.modelType = "qwen2";
+    config.attentionBias = true;
+    config.attentionOutputBias = false;
+    config.ropeTheta = 1000000.0;
+    config.tieWordEmbeddings = true;
+    return config;
+}
+
+inline sp::ModelConfig tinyMistral()
+{
+    sp::ModelConfig config = tinyLlama();
+    config.modelType = "mistral";
+    config.numKeyValueHeads = 1;
+    config.slidingWindow = 48;
+    return config;
+}
+
+inline sp::ModelConfig configNamed(const std::string& name)
+{
+    if (name == "gpt2")
+        return tinyGpt2();
+    if (name == "llama")
+        return tinyLlama();
+    if (name == "llama3-rope")
+        return tinyLlama3Rope();
+    if (name == "linear-rope")
+        return tinyLinearRope();
+    if (name == "qwen2")
+        return tinyQwen2();
+    return tinyMistral();
+}
+
+inline const char* const allArchitectures[] = {"gpt2",        "llama", "llama3-rope",
+                                               "linear-rope", "qwen2", "mistral"};
+
+// Weights large enough that logits are O(1), with random norms and biases so every path matters.
+inline std::shared_ptr<sp::model::CausalLM> randomModel(const sp::ModelConfig& config, std::uint64_t seed = 7,
+                                                        at::ScalarType dtype = at::kFloat)
+{
+    sp::model::RandomInit init;
+    init.weightStd = 0.25;
+    init.randomizeNormsAndBiases = true;
+    return sp::model::CausalLM::createRandom(config, seed, at::kCPU, dtype, init);
+}
+
+inline at::Tensor randomIds(std::int64_t batch, std::int64_t length, std::int64_t vocab, std::uint64_t seed)
+{
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+    return at::randint(vocab, {batch, length}, generator, at::kLong); // [B, T]
+}
+
+inline double maxAbsDiff(const at::Tensor& left, const at::Tensor& right)
+{
+    return (left.to(at::kDouble) - right.to(at::kDouble)).abs().max().item<double>();
+}
+
+inline double maxAbs(const at::Tensor& value)
+{
+    return value.to(at::kDouble).abs().max().item<double>();
+}
+
+} // namespace modeltest
