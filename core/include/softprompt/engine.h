@@ -24,8 +24,8 @@ enum class Objective { ForwardKL, ReverseKL, JensenShannon, TeacherNLL, LogitMSE
 
 struct ObjectiveInfo {
     Objective objective;
-    std::string key;   // CLI name: kl, rkl, js, nll, mse, cosine
-    std::string label; // "Forward KL(P_c ‖ P_σ)"
+    std::string key;             // CLI name: kl, rkl, js, nll, mse, cosine
+    std::string label;           // "Forward KL(P_c ‖ P_σ)"
     bool higherIsBetter = false; // true for similarities (argmax), false for divergences (argmin)
     std::string description;
 };
@@ -57,19 +57,20 @@ struct TrainConfig {
     TargetKind target = TargetKind::NextToken;
     int continuationLength = 8; // L, for TargetKind::Continuation
     InitKind init = InitKind::Text;
-    std::string initText;       // for InitKind::Text; empty = the context itself
+    std::string initText;            // for InitKind::Text; empty = the context itself
     std::string optimizer = "adamw"; // "adam" or "adamw"
     double learningRate = 0.01;
     double weightDecay = 0.0;
     int steps = 200;
-    int warmupSteps = 10;       // then cosine decay to 0.1 × lr
-    int batchSize = 8;          // queries per step
-    double gradClip = 1.0;      // max global norm; 0 = off
-    int evalInterval = 10;      // held-out evaluation every N steps
-    int earlyStopPatience = 0;  // evaluations without held-out improvement before stopping; 0 = off
+    int warmupSteps = 10;      // then cosine decay to 0.1 × lr
+    int batchSize = 8;         // queries per step
+    double gradClip = 1.0;     // max global norm; 0 = off
+    int evalInterval = 10;     // held-out evaluation every N steps
+    int earlyStopPatience = 0; // evaluations without held-out improvement before stopping; 0 = off
     int checkpointInterval = 50;
-    int teacherTopK = 64;       // kept teacher probabilities per position (+ tail mass) for large V
-    double heldoutFraction = 0.2; // used when no query is marked held-out
+    int teacherTopK = 64;             // kept teacher probabilities per position (+ tail mass) for large V
+    int teacherFullVocabulary = 4096; // vocabularies up to this size keep the teacher's full distribution
+    double heldoutFraction = 0.2;     // used when no query is marked held-out
     std::uint64_t seed = 0;
     std::string device = "cpu";
     std::string dtype = "float32";
@@ -82,13 +83,13 @@ struct TrainConfig {
 struct StepReport {
     int step = 0; // 1-based
     int totalSteps = 0;
-    double trainS = 0.0;       // s on this step's minibatch
-    double trainTop1 = 0.0;    // top-1 agreement with the teacher on this minibatch
-    bool hasHeldout = false;   // true on evaluation steps
+    double trainS = 0.0;     // s on this step's minibatch
+    double trainTop1 = 0.0;  // top-1 agreement with the teacher on this minibatch
+    bool hasHeldout = false; // true on evaluation steps
     double heldoutS = 0.0;
     double heldoutTop1 = 0.0;
     double learningRate = 0.0;
-    double gradNorm = 0.0;     // before clipping
+    double gradNorm = 0.0; // before clipping
     double stepSeconds = 0.0;
     double tokensPerSecond = 0.0;
     double elapsedSeconds = 0.0;
@@ -109,12 +110,12 @@ struct TrainCallbacks {
 
 struct TrainResult {
     RunStatus status = RunStatus::Finished;
-    SoftPrompt sigma;          // the last good σ (also on failure/cancel)
+    SoftPrompt sigma; // the last good σ (also on failure/cancel)
     int stepsCompleted = 0;
     double initialTrainS = 0.0;
     double finalTrainS = 0.0;
-    std::string error;         // for Failed: what happened and what to do
-    int badStep = -1;          // the step that produced NaN/Inf, when that was the failure
+    std::string error; // for Failed: what happened and what to do
+    int badStep = -1;  // the step that produced NaN/Inf, when that was the failure
 };
 
 // ---- evaluation --------------------------------------------------------------------------------
@@ -125,15 +126,15 @@ const std::vector<Condition>& allConditions();
 
 struct ConditionOutcome {
     Condition condition = Condition::FullContext;
-    std::string prediction;                  // decoded ŷ under this condition (greedy, up to L tokens)
+    std::string prediction; // decoded ŷ under this condition (greedy, up to L tokens)
     std::vector<std::int32_t> predictionIds;
-    double s = 0.0;           // the run's objective against the full-context teacher
-    double kl = 0.0;          // forward KL against the teacher (first position / mean over L)
-    bool top1Agrees = false;  // argmax equals the teacher's argmax (first position)
-    double teacherNll = 0.0;  // NLL of the teacher's ŷ under this condition
-    bool exactMatch = false;  // the greedy continuation equals the teacher's (up to L tokens)
-    std::vector<TokenProbability> topK;      // first position's top-k
-    std::vector<double> perTokenDivergence;  // continuation targets: KL per position
+    double s = 0.0;                         // the run's objective against the full-context teacher
+    double kl = 0.0;                        // forward KL against the teacher (first position / mean over L)
+    bool top1Agrees = false;                // argmax equals the teacher's argmax (first position)
+    double teacherNll = 0.0;                // NLL of the teacher's ŷ under this condition
+    bool exactMatch = false;                // the greedy continuation equals the teacher's (up to L tokens)
+    std::vector<TokenProbability> topK;     // first position's top-k
+    std::vector<double> perTokenDivergence; // continuation targets: KL per position
 };
 
 struct QueryEvaluation {
@@ -145,7 +146,7 @@ struct QueryEvaluation {
 
 struct Interval {
     double mean = 0.0;
-    double low = 0.0;  // 95% bootstrap confidence interval
+    double low = 0.0; // 95% bootstrap confidence interval
     double high = 0.0;
 };
 
@@ -168,6 +169,9 @@ class CompressionTask {
 public:
     CompressionTask(ModelHandle model, std::string context, std::vector<Query> queries);
     ~CompressionTask();
+    struct Impl;
+    // Core-internal: a task on a model that has no ModelHandle (tests, benchmarks on random models).
+    explicit CompressionTask(std::unique_ptr<Impl> impl);
 
     const ModelHandle& model() const;
     const std::string& context() const;
@@ -179,6 +183,9 @@ public:
     void validate(const TrainConfig& config) const;
 
     TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks, TrainControl& control);
+    // Continues from a given σ (a checkpoint, or a σ trained with other settings) instead of config.init.
+    TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks, TrainControl& control,
+                      const SoftPrompt& start);
     Evaluation evaluate(const SoftPrompt& sigma, const TrainConfig& config,
                         const std::vector<Condition>& conditions = allConditions());
     // Baselines only (no σ): full context, no context, first-k, last-k, pruned. For reference lines.
@@ -186,7 +193,9 @@ public:
     // The teacher's greedy continuation (with the full context) of each query: "fill targets".
     std::vector<std::string> teacherContinuations(int maxNewTokens);
 
-    struct Impl;
+    // Which queries are held out under `config`: those marked heldOut, else a seeded
+    // heldoutFraction of them (at least one when there are two or more queries).
+    std::vector<bool> heldoutMask(const TrainConfig& config) const;
 
 private:
     std::unique_ptr<Impl> impl_;

@@ -1,0 +1,231 @@
+// The evaluator: every query under every condition (full context, σ, no context, first/last k
+// tokens, a surprisal-pruned hard prompt), scored against the full-context teacher, with 95%
+// bootstrap intervals over queries.
+#include "engine/statistics.h"
+#include "engine/task.h"
+
+#include "softprompt/error.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace sp {
+
+namespace {
+
+constexpr std::int64_t kEvalChunk = 16;
+constexpr std::int64_t kShownTopTokens = 10;
+
+// The prefix each condition puts before the query, as a KV cache (B = 1).
+engine::PrefixState conditionPrefix(const CompressionTask::Impl& task, Condition condition,
+                                    const at::Tensor& sigma, int k, const engine::ContextState& context)
+{
+    const model::CausalLM& lm = *task.model.lm;
+    const at::Tensor fixed = task.fixedPrefixEmbeds(); // [P0, d] fp32
+    const auto withTokens = [&](const std::vector<std::int32_t>& ids) {
+        std::vector<std::int64_t> wide(ids.begin(), ids.end());
+        const at::Tensor idTensor =
+            at::tensor(wide, at::kLong).view({1, std::int64_t(wide.size())}).to(lm.device());
+        at::Tensor embeds =
+            ids.empty() ? fixed : at::cat({fixed, lm.embed(idTensor)[0].to(at::kFloat)}, 0); // [P0 + n, d]
+        return engine::prefixFromEmbeddings(lm, embeds.unsqueeze(0));
+    };
+    const std::vector<std::int32_t>& contextIds = task.contextIds;
+    const auto n = std::int64_t(contextIds.size());
+    const std::int64_t budget = std::min<std::int64_t>(k, n);
+    switch (condition) {
+    case Condition::FullContext:
+        return context.prefix;
+    case Condition::SoftPrompt:
+        return engine::prefixFromEmbeddings(lm, at::cat({fixed, sigma}, 0).unsqueeze(0));
+    case Condition::NoContext:
+        return withTokens({});
+    case Condition::FirstK:
+        return withTokens(std::vector<std::int32_t>(contextIds.begin(), contextIds.begin() + budget));
+    case Condition::LastK:
+        return withTokens(std::vector<std::int32_t>(contextIds.end() - budget, contextIds.end()));
+    case Condition::PrunedHardPrompt: {
+        // LLMLingua-style: keep the k tokens the teacher found most surprising, in their order.
+        std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+            return context.surprisal[std::size_t(a)] > context.surprisal[std::size_t(b)];
+        });
+        order.resize(std::size_t(budget));
+        std::sort(order.begin(), order.end());
+        std::vector<std::int32_t> kept;
+        for (std::int64_t index : order)
+            kept.push_back(contextIds[std::size_t(index)]);
+        return withTokens(kept);
+    }
+    }
+    throw Error("unknown condition");
+}
+
+ConditionAggregate aggregate(Condition condition, const std::vector<const ConditionOutcome*>& outcomes,
+                             std::uint64_t seed)
+{
+    std::vector<double> s, kl, top1, exact;
+    for (const ConditionOutcome* outcome : outcomes) {
+        s.push_back(outcome->s);
+        kl.push_back(outcome->kl);
+        top1.push_back(outcome->top1Agrees ? 1.0 : 0.0);
+        exact.push_back(outcome->exactMatch ? 1.0 : 0.0);
+    }
+    ConditionAggregate result;
+    result.condition = condition;
+    result.s = engine::bootstrapMean(s, seed);
+    result.kl = engine::bootstrapMean(kl, seed + 1);
+    result.top1Agreement = engine::bootstrapMean(top1, seed + 2);
+    result.exactMatch = engine::bootstrapMean(exact, seed + 3);
+    return result;
+}
+
+std::vector<double> rowValues(const at::Tensor& row, std::int64_t count)
+{
+    const at::Tensor host = row.narrow(0, 0, count).to(at::kCPU, at::kDouble).contiguous(); // [count]
+    return std::vector<double>(host.data_ptr<double>(), host.data_ptr<double>() + count);
+}
+
+} // namespace
+
+Evaluation CompressionTask::Impl::evaluate(const SoftPrompt* sigmaPrompt, const TrainConfig& config,
+                                           const std::vector<Condition>& conditions)
+{
+    validate(config);
+    const model::CausalLM& lm = *model.lm;
+    at::NoGradGuard noGrad;
+    at::Tensor sigma; // [k, d] fp32
+    if (sigmaPrompt) {
+        sigma = engine::tensorFromSoftPrompt(*sigmaPrompt, lm.device());
+        if (sigma.size(1) != lm.config().hiddenSize)
+            throw Error("σ has width " + std::to_string(sigma.size(1)) + " but the model's hidden size is " +
+                        std::to_string(lm.config().hiddenSize) + "; it was trained for another model");
+    }
+    const int k = sigmaPrompt ? sigmaPrompt->k : config.k;
+
+    const auto context = contextState();
+    const auto records = teacher(config, nullptr);
+    std::vector<int> all(queries.size());
+    std::iota(all.begin(), all.end(), 0);
+    const engine::QuerySet set = engine::buildQuerySet(model, all, queryIds, records, config.target);
+    const std::vector<bool> heldout = heldoutMask(config);
+
+    Evaluation evaluation;
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+        QueryEvaluation entry;
+        entry.query = queries[i].text;
+        entry.target = queries[i].target;
+        entry.heldOut = heldout[i];
+        evaluation.queries.push_back(std::move(entry));
+    }
+
+    for (Condition condition : conditions) {
+        if (condition == Condition::SoftPrompt && !sigma.defined())
+            throw Error("evaluating the σ condition needs a trained σ");
+        const engine::PrefixState prefix = conditionPrefix(*this, condition, sigma, k, *context);
+        for (std::int64_t start = 0; start < set.size(); start += kEvalChunk) {
+            std::vector<std::int64_t> rows;
+            std::vector<std::vector<std::int32_t>> queryRows;
+            for (std::int64_t row = start; row < std::min(set.size(), start + kEvalChunk); ++row) {
+                rows.push_back(row);
+                queryRows.push_back(queryIds[std::size_t(row)]);
+            }
+            const engine::QuerySet chunk = engine::selectRows(set, rows);
+            const at::Tensor logits = engine::targetLogitsAfterPrefix(lm, prefix, chunk.embeds, chunk.lengths,
+                                                                      chunk.targetIndex); // [b, L, V]
+            const engine::TeacherTargets& teacherTargets = chunk.teacher;
+            const at::Tensor s = engine::meanOverPositions(
+                engine::objectivePerPosition(config.objective, logits, teacherTargets, config.temperature),
+                teacherTargets.mask);                                                            // [b]
+            const at::Tensor klPerPosition = engine::forwardKlAt1(logits, teacherTargets);       // [b, L]
+            const at::Tensor kl = engine::meanOverPositions(klPerPosition, teacherTargets.mask); // [b]
+            const at::Tensor nll = engine::meanOverPositions(engine::teacherTokenNll(logits, teacherTargets),
+                                                             teacherTargets.mask);                // [b]
+            const at::Tensor agrees = engine::top1Agreement(logits, teacherTargets).select(1, 0); // [b]
+            const at::Tensor firstProbs = at::softmax(logits.select(1, 0), -1);                   // [b, V]
+            const auto top =
+                firstProbs.topk(std::min<std::int64_t>(kShownTopTokens, firstProbs.size(-1)), -1);
+            const at::Tensor topProbs = std::get<0>(top).to(at::kCPU, at::kDouble).contiguous(); // [b, n]
+            const at::Tensor topIds = std::get<1>(top).to(at::kCPU).contiguous();                // [b, n]
+            const at::Tensor summary = at::stack({s, kl, nll, agrees.to(s.scalar_type())}, 1)
+                                           .to(at::kCPU, at::kDouble)
+                                           .contiguous(); // [b, 4]
+            const engine::GreedyResult greedy =
+                engine::greedyAfterPrefix(lm, prefix, queryRows, config.continuationLength, model.stopIds);
+
+            for (std::size_t r = 0; r < rows.size(); ++r) {
+                const auto row = std::int64_t(r);
+                const std::size_t query = std::size_t(rows[r]);
+                const engine::TeacherRecord& record = *records[query];
+                ConditionOutcome outcome;
+                outcome.condition = condition;
+                outcome.predictionIds = greedy.tokens[r];
+                outcome.prediction = model.decode(outcome.predictionIds);
+                const double* values = summary[row].data_ptr<double>();
+                outcome.s = values[0];
+                outcome.kl = values[1];
+                outcome.teacherNll = values[2];
+                outcome.top1Agrees = values[3] > 0.5;
+                outcome.exactMatch = outcome.predictionIds == record.continuation;
+                for (std::int64_t j = 0; j < topIds.size(1); ++j) {
+                    TokenProbability token;
+                    token.id = std::int32_t(topIds[row][j].item<std::int64_t>());
+                    token.text = model.piece(token.id);
+                    token.probability = topProbs[row][j].item<double>();
+                    outcome.topK.push_back(std::move(token));
+                }
+                if (config.target == TargetKind::Continuation)
+                    outcome.perTokenDivergence = rowValues(klPerPosition[row], chunk.targetCounts[r]);
+                evaluation.queries[query].outcomes.push_back(std::move(outcome));
+            }
+        }
+    }
+
+    for (std::size_t c = 0; c < conditions.size(); ++c) {
+        std::vector<const ConditionOutcome*> heldoutOutcomes, trainOutcomes;
+        for (std::size_t i = 0; i < evaluation.queries.size(); ++i)
+            (heldout[i] ? heldoutOutcomes : trainOutcomes).push_back(&evaluation.queries[i].outcomes[c]);
+        if (!heldoutOutcomes.empty())
+            evaluation.heldout.push_back(aggregate(conditions[c], heldoutOutcomes, config.seed * 31 + c));
+        if (!trainOutcomes.empty())
+            evaluation.train.push_back(aggregate(conditions[c], trainOutcomes, config.seed * 37 + c));
+    }
+    return evaluation;
+}
+
+std::vector<SweepPoint> runCompressionSweep(CompressionTask& task, const TrainConfig& base,
+                                            const std::vector<int>& ks, const TrainCallbacks& callbacks,
+                                            TrainControl& control)
+{
+    if (ks.empty())
+        throw Error("the sweep needs at least one k");
+    for (int k : ks) {
+        TrainConfig config = base;
+        config.k = k;
+        task.validate(config); // every k is checked before the first one trains
+    }
+    std::vector<SweepPoint> points;
+    for (int k : ks) {
+        if (control.cancel.load())
+            break;
+        TrainConfig config = base;
+        config.k = k;
+        SweepPoint point;
+        point.k = k;
+        point.compressionRatio = double(task.contextTokenCount()) / double(k);
+        point.result = task.train(config, callbacks, control);
+        if (point.result.status != RunStatus::Failed) {
+            const Evaluation evaluation = task.evaluate(point.result.sigma, config, {Condition::SoftPrompt});
+            const auto& aggregates = evaluation.heldout.empty() ? evaluation.train : evaluation.heldout;
+            if (!aggregates.empty())
+                point.heldoutSigma = aggregates.front();
+        }
+        points.push_back(std::move(point));
+        if (points.back().result.status == RunStatus::Cancelled)
+            break;
+    }
+    return points;
+}
+
+} // namespace sp

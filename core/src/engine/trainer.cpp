@@ -1,0 +1,263 @@
+// The trainer: σ̂ = argmin_σ s(ŷ, ŷ_σ) by Adam/AdamW on σ alone, one batched forward and backward
+// per step, with the teacher read from its cache.
+#include "engine/optimizer.h"
+#include "engine/statistics.h"
+#include "engine/task.h"
+
+#include "softprompt/error.h"
+
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+namespace sp {
+
+using engine::QuerySet;
+
+namespace engine {
+
+SetScore scoreSet(const model::CausalLM& lm, const at::Tensor& prefixEmbeds, const QuerySet& set,
+                  const TrainConfig& config)
+{
+    at::NoGradGuard noGrad;
+    constexpr std::int64_t kChunk = 64;
+    double sSum = 0.0, top1Sum = 0.0;
+    for (std::int64_t start = 0; start < set.size(); start += kChunk) {
+        std::vector<std::int64_t> rows;
+        for (std::int64_t row = start; row < std::min(set.size(), start + kChunk); ++row)
+            rows.push_back(row);
+        const QuerySet chunk = selectRows(set, rows);
+        const at::Tensor logits = studentTargetLogits(lm, prefixEmbeds, chunk.embeds, chunk.lengths,
+                                                      chunk.targetIndex); // [b, L, V]
+        const at::Tensor s = meanOverPositions(
+            objectivePerPosition(config.objective, logits, chunk.teacher, config.temperature),
+            chunk.teacher.mask); // [b]
+        const at::Tensor top1 =
+            meanOverPositions(top1Agreement(logits, chunk.teacher), chunk.teacher.mask);    // [b]
+        const at::Tensor sums = at::stack({s.sum(), top1.sum()}).to(at::kCPU, at::kDouble); // [2]
+        sSum += sums[0].item<double>();
+        top1Sum += sums[1].item<double>();
+    }
+    const double count = double(std::max<std::int64_t>(set.size(), 1));
+    return {sSum / count, top1Sum / count};
+}
+
+} // namespace engine
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool improves(const TrainConfig& config, double candidate, double best)
+{
+    return objectiveInfo(config.objective).higherIsBetter ? candidate > best : candidate < best;
+}
+
+} // namespace
+
+TrainResult CompressionTask::Impl::train(const TrainConfig& config, const TrainCallbacks& callbacks,
+                                         TrainControl& control, const SoftPrompt* start)
+{
+    validate(config);
+    const model::CausalLM& lm = *model.lm;
+    const auto phase = [&](const std::string& name, double fraction) {
+        if (callbacks.onPhase)
+            callbacks.onPhase(name, fraction);
+    };
+
+    TrainResult result;
+    at::Tensor sigma; // [k, d] fp32, the parameter
+    if (start) {
+        sigma = engine::tensorFromSoftPrompt(*start, lm.device());
+        if (sigma.size(0) != config.k || sigma.size(1) != lm.config().hiddenSize)
+            throw Error("the starting σ is " + std::to_string(sigma.size(0)) + " × " +
+                        std::to_string(sigma.size(1)) + " but this run needs k × d = " +
+                        std::to_string(config.k) + " × " + std::to_string(lm.config().hiddenSize));
+    } else {
+        sigma = initialSigma(config);
+    }
+    result.sigma = engine::softPromptFromTensor(sigma);
+
+    // The teacher, from the cache when this model, context, query and settings were seen before.
+    std::vector<std::shared_ptr<const engine::TeacherRecord>> records;
+    try {
+        phase("computing the teacher", 0.0);
+        records = teacher(config, [&](double fraction) {
+            if (control.cancel.load())
+                throw Cancelled();
+            phase("computing the teacher", fraction);
+        });
+    } catch (const Cancelled&) {
+        result.status = RunStatus::Cancelled;
+        return result;
+    }
+
+    const std::vector<bool> heldout = heldoutMask(config);
+    std::vector<int> trainQueries, heldoutQueries;
+    for (std::size_t i = 0; i < queries.size(); ++i)
+        (heldout[i] ? heldoutQueries : trainQueries).push_back(int(i));
+    if (trainQueries.empty())
+        throw Error(
+            "every query is held out, so there is nothing to train on; mark fewer queries as held out");
+    const QuerySet trainSet = engine::buildQuerySet(model, trainQueries, queryIds, records, config.target);
+    const QuerySet heldoutSet =
+        heldoutQueries.empty()
+            ? QuerySet{}
+            : engine::buildQuerySet(model, heldoutQueries, queryIds, records, config.target);
+    const at::Tensor fixedPrefix = fixedPrefixEmbeds();                                        // [P0, d] fp32
+    const auto prefixWith = [&](const at::Tensor& s) { return at::cat({fixedPrefix, s}, 0); }; // [P0 + k, d]
+
+    phase("scoring the initial σ", 0.0);
+    result.initialTrainS = engine::scoreSet(lm, prefixWith(sigma), trainSet, config).s;
+
+    engine::AdamSettings adamSettings;
+    adamSettings.weightDecay = config.weightDecay;
+    adamSettings.decoupled = config.optimizer == "adamw";
+    engine::Adam adam(sigma, adamSettings);
+    engine::Random random(config.seed ^ 0xBA7C4ULL);
+    std::vector<std::int64_t> order;
+    std::size_t cursor = 0;
+    const std::int64_t batchSize = std::min<std::int64_t>(config.batchSize, trainSet.size());
+
+    at::Tensor lastGood = sigma.clone(); // [k, d]: the latest σ whose loss was finite
+    at::Tensor best;                     // [k, d]: the best held-out σ (early stopping)
+    double bestHeldout = 0.0;
+    int evaluationsWithoutImprovement = 0;
+    const bool restoreBest = config.earlyStopPatience > 0 && heldoutSet.size() > 0;
+    double trainSeconds = 0.0;
+
+    result.status = RunStatus::Finished;
+    try {
+        for (int step = 1; step <= config.steps; ++step) {
+            while (control.pause.load() && !control.cancel.load())
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            if (control.cancel.load()) {
+                result.status = RunStatus::Cancelled;
+                break;
+            }
+            const Clock::time_point stepStart = Clock::now();
+
+            std::vector<std::int64_t> rows;
+            while (std::int64_t(rows.size()) < batchSize) {
+                if (cursor == order.size()) { // a new epoch in a new seeded order
+                    order.resize(std::size_t(trainSet.size()));
+                    for (std::size_t i = 0; i < order.size(); ++i)
+                        order[i] = std::int64_t(i);
+                    random.shuffle(order);
+                    cursor = 0;
+                }
+                rows.push_back(order[cursor++]);
+            }
+            const QuerySet batch = engine::selectRows(trainSet, rows);
+
+            const at::Tensor parameter = sigma.detach().requires_grad_(true); // [k, d]
+            const at::Tensor logits = engine::studentTargetLogits(
+                lm, prefixWith(parameter), batch.embeds, batch.lengths, batch.targetIndex); // [b, L, V]
+            const at::Tensor perQuery = engine::meanOverPositions(
+                engine::objectivePerPosition(config.objective, logits, batch.teacher, config.temperature),
+                batch.teacher.mask);                                                      // [b]
+            const at::Tensor loss = engine::lossFromPerQuery(config.objective, perQuery); // []
+            at::Tensor gradient = torch::autograd::grad({loss}, {parameter})[0];          // [k, d]
+            const at::Tensor top1 =
+                engine::meanOverPositions(engine::top1Agreement(logits.detach(), batch.teacher),
+                                          batch.teacher.mask)
+                    .mean();                                                                 // []
+            const at::Tensor gradNorm = engine::clipGradientNorm(gradient, config.gradClip); // []
+            const double lr =
+                engine::scheduledLearningRate(step, config.steps, config.warmupSteps, config.learningRate);
+            const at::Tensor before = sigma.clone(); // [k, d]
+            adam.step(sigma, gradient, lr);
+
+            // The one host synchronisation of the step.
+            const at::Tensor stats = at::stack({perQuery.detach().mean(), top1, gradNorm,
+                                                at::isfinite(sigma).all().to(at::kFloat)})
+                                         .to(at::kCPU, at::kDouble); // [4]
+            const double* values = stats.data_ptr<double>();
+            const double trainS = values[0], trainTop1 = values[1], norm = values[2];
+            const bool sigmaFinite = values[3] > 0.5;
+            if (!std::isfinite(trainS) || !std::isfinite(norm) || !sigmaFinite) {
+                const bool lossBad = !std::isfinite(trainS);
+                sigma = lossBad ? lastGood : before;
+                result.status = RunStatus::Failed;
+                result.badStep = step;
+                result.error = "training diverged at step " + std::to_string(step) + ": " +
+                               (lossBad                ? "s is " + std::to_string(trainS)
+                                : !std::isfinite(norm) ? "the gradient norm is " + std::to_string(norm)
+                                                       : std::string("the update made σ non-finite")) +
+                               (lossBad && step == 1 ? " for the starting σ (there is no good σ to keep)"
+                                                     : "; kept the last σ whose s was finite") +
+                               ". Lower the learning rate (it was " + std::to_string(config.learningRate) +
+                               ") or enable gradient clipping";
+                break;
+            }
+            lastGood = before;
+            result.stepsCompleted = step;
+
+            StepReport report;
+            report.step = step;
+            report.totalSteps = config.steps;
+            report.trainS = trainS;
+            report.trainTop1 = trainTop1;
+            report.learningRate = lr;
+            report.gradNorm = norm;
+            const bool evaluate = heldoutSet.size() > 0 && config.evalInterval > 0 &&
+                                  (step % config.evalInterval == 0 || step == config.steps);
+            bool stopEarly = false;
+            if (evaluate) {
+                const engine::SetScore score = engine::scoreSet(lm, prefixWith(sigma), heldoutSet, config);
+                report.hasHeldout = true;
+                report.heldoutS = score.s;
+                report.heldoutTop1 = score.top1;
+                if (!best.defined() || improves(config, score.s, bestHeldout)) {
+                    bestHeldout = score.s;
+                    best = sigma.clone();
+                    evaluationsWithoutImprovement = 0;
+                } else if (config.earlyStopPatience > 0 &&
+                           ++evaluationsWithoutImprovement >= config.earlyStopPatience) {
+                    stopEarly = true;
+                }
+            }
+            report.stepSeconds = secondsSince(stepStart);
+            trainSeconds += report.stepSeconds;
+            const std::int64_t tokens =
+                batch.tokens + batch.size() * fixedPrefix.size(0) + batch.size() * config.k;
+            report.tokensPerSecond = double(tokens) / std::max(report.stepSeconds, 1e-9);
+            report.elapsedSeconds = trainSeconds;
+            report.etaSeconds = trainSeconds / step * (config.steps - step);
+            if (callbacks.onStep)
+                callbacks.onStep(report);
+            if (callbacks.onCheckpoint && config.checkpointInterval > 0 &&
+                step % config.checkpointInterval == 0)
+                callbacks.onCheckpoint(step, engine::softPromptFromTensor(sigma));
+            if (stopEarly)
+                break;
+        }
+    } catch (const Cancelled&) { // a callback asked to stop
+        result.status = RunStatus::Cancelled;
+    }
+
+    if (restoreBest && best.defined() && result.status != RunStatus::Failed)
+        sigma = best;
+    result.sigma = engine::softPromptFromTensor(sigma);
+    if (result.status != RunStatus::Failed) {
+        phase("scoring the final σ", 0.0);
+        result.finalTrainS = engine::scoreSet(lm, prefixWith(sigma), trainSet, config).s;
+        if (!std::isfinite(result.finalTrainS)) {
+            result.status = RunStatus::Failed;
+            result.badStep = result.stepsCompleted;
+            result.error = "the final σ gives a non-finite s; kept the last σ whose s was finite. Lower the "
+                           "learning rate";
+            result.sigma = engine::softPromptFromTensor(lastGood);
+        }
+    } else {
+        result.finalTrainS = engine::scoreSet(lm, prefixWith(sigma), trainSet, config).s;
+    }
+    return result;
+}
+
+} // namespace sp
