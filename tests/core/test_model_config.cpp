@@ -351,6 +351,8 @@ private slots:
         QTest::newRow("other model_type")
             << QByteArray(R"({"model_type": "bert"})")
             << QStringList{"model_type \"bert\" is not supported", "gpt2, llama, qwen2, mistral"};
+        QTest::newRow("model_type with a newline") << QByteArray(R"({"model_type": "be\nrt"})")
+                                                   << QStringList{"model_type \"be\\nrt\" is not supported"};
         QTest::newRow("no model_type") << QByteArray(R"({"hidden_size": 8})")
                                        << QStringList{"no model_type", "gpt2, llama, qwen2, mistral"};
         QTest::newRow("not JSON") << QByteArray("{\"model_type\": ") << QStringList{"not valid JSON"};

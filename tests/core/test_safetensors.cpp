@@ -92,6 +92,10 @@ private slots:
         QTest::newRow("unknown dtype")
             << safetensorsBytes(R"({"w":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}})", "abcd")
             << QStringList{"tensor \"w\"", "unknown dtype \"F33\"", "BF16"};
+        QTest::newRow("name with a newline stays on one line")
+            << safetensorsBytes("{\"line\\nbreak\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                                "abcd")
+            << QStringList{"tensor \"line\\u000abreak\"", "unknown dtype"};
         QTest::newRow("lower-case dtype")
             << safetensorsBytes(R"({"w":{"dtype":"f32","shape":[1],"data_offsets":[0,4]}})", "abcd")
             << QStringList{"tensor \"w\"", "unknown dtype \"f32\""};

@@ -40,7 +40,8 @@ inline QString writeFile(const QString& path, const QByteArray& bytes)
     return path;
 }
 
-// Runs `action`, which must throw sp::Error whose message holds every string in `expected`.
+// Runs `action`, which must throw sp::Error whose message is one line holding every string in
+// `expected`.
 #define SP_EXPECT_ERROR(action, expected)                                                                    \
     do {                                                                                                     \
         bool spThrew = false;                                                                                \
@@ -49,6 +50,7 @@ inline QString writeFile(const QString& path, const QByteArray& bytes)
         } catch (const sp::Error& spError) {                                                                 \
             spThrew = true;                                                                                  \
             const QString spMessage = QString::fromStdString(spError.what());                                \
+            QVERIFY2(!spMessage.contains('\n'), qPrintable("not one line: " + spMessage));                   \
             for (const QString& spPart : QStringList(expected))                                              \
                 QVERIFY2(spMessage.contains(spPart),                                                         \
                          qPrintable(QStringLiteral("message \"%1\" lacks \"%2\"").arg(spMessage, spPart)));  \

@@ -19,6 +19,12 @@ namespace {
 
 using nlohmann::json;
 
+// A config string as it appears in an error: JSON-quoted, so control characters stay escaped.
+std::string quote(const std::string& text)
+{
+    return json(text).dump();
+}
+
 // Field readers that name the file and the field in every error.
 class ConfigReader {
 public:
@@ -122,8 +128,8 @@ std::string checkedActivation(const std::string& activation, const std::string& 
         return "silu";
     const std::vector<std::string> supported = supportedActivations();
     if (std::find(supported.begin(), supported.end(), activation) == supported.end())
-        reader.fail(key + " \"" + activation +
-                    "\" is not supported; supported activations: " + joinStrings(supported, ", "));
+        reader.fail(key + " " + quote(activation) +
+                    " is not supported; supported activations: " + joinStrings(supported, ", "));
     return activation;
 }
 
@@ -193,7 +199,7 @@ void readRope(const ConfigReader& reader, ModelConfig& config)
             return rope->at(key).get<double>();
         }
         if (!fallback)
-            reader.fail(section + " of type \"" + config.ropeScaling.type + "\" needs \"" + key + "\"");
+            reader.fail(section + " of type " + quote(config.ropeScaling.type) + " needs \"" + key + "\"");
         return *fallback;
     };
 
@@ -227,8 +233,8 @@ void readRope(const ConfigReader& reader, ModelConfig& config)
             reader.fail(section + ": llama3 RoPE needs original_max_position_embeddings > 0 and "
                                   "high_freq_factor > low_freq_factor");
     } else if (type != "default") {
-        reader.fail(section + " type \"" + type +
-                    "\" is not supported (supported RoPE types: default, linear, llama3)");
+        reader.fail(section + " type " + quote(type) +
+                    " is not supported (supported RoPE types: default, linear, llama3)");
     }
     if (config.ropeScaling.factor <= 0 || config.ropeTheta <= 0)
         reader.fail(section + ": rope_theta and factor must be positive");
@@ -268,8 +274,8 @@ void readSlidingWindow(const ConfigReader& reader, const json& root, ModelConfig
             else if (kind == "full_attention")
                 anyFull = true;
             else
-                reader.fail("layer_types holds \"" + kind +
-                            "\"; only full_attention and "
+                reader.fail("layer_types holds " + quote(kind) +
+                            "; only full_attention and "
                             "sliding_attention layers are supported");
         }
         if (anySliding && anyFull)
@@ -418,8 +424,8 @@ ModelConfig ModelConfig::fromJsonText(const std::string& jsonText, const std::st
         reader.fail("has no model_type; supported model types: " + joinStrings(supported, ", "));
     config.modelType = reader.string("model_type", "");
     if (std::find(supported.begin(), supported.end(), config.modelType) == supported.end())
-        reader.fail("model_type \"" + config.modelType +
-                    "\" is not supported; supported model types: " + joinStrings(supported, ", "));
+        reader.fail("model_type " + quote(config.modelType) +
+                    " is not supported; supported model types: " + joinStrings(supported, ", "));
 
     if (config.modelType == "gpt2")
         readGpt2(reader, config);

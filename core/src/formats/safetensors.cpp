@@ -73,10 +73,12 @@ std::string dtypeName(TensorDType dtype)
 
 std::int64_t TensorView::elementCount() const
 {
-    std::int64_t count = 1;
+    // Unsigned arithmetic: intermediate products of a shape such as [2^40, 2^40, 0] may wrap, but
+    // the exact result of every shape the reader accepts fits, and wrapping yields it exactly.
+    std::uint64_t count = 1;
     for (std::int64_t dim : shape)
-        count *= dim;
-    return count;
+        count *= static_cast<std::uint64_t>(dim);
+    return static_cast<std::int64_t>(count);
 }
 
 // ---- reading ------------------------------------------------------------------------------------
@@ -210,8 +212,9 @@ const TensorView& SafetensorsFile::tensor(const std::string& name) const
 {
     const auto found = impl_->indexOfName.find(name);
     if (found == impl_->indexOfName.end())
-        throw Error(fileError(impl_->path, "no tensor named \"" + name + "\" (the file holds " +
-                                               std::to_string(impl_->tensors.size()) + " tensors)"));
+        throw Error(fileError(impl_->path, "no tensor named " + formats::quotedName(name) +
+                                               " (the file holds " + std::to_string(impl_->tensors.size()) +
+                                               " tensors)"));
     return impl_->tensors[found->second];
 }
 
@@ -260,13 +263,15 @@ std::map<std::string, std::string> readWeightMap(const std::string& indexPath)
     std::map<std::string, std::string> weightMap;
     for (const auto& [name, shard] : index["weight_map"].items()) {
         if (!shard.is_string())
-            throw Error(fileError(indexPath, "weight_map entry \"" + name + "\" must be a file name"));
+            throw Error(fileError(indexPath,
+                                  "weight_map entry " + formats::quotedName(name) + " must be a file name"));
         const std::string file = shard.get<std::string>();
         // A shard must be a plain file name next to the index, never a path that leaves the folder.
         if (file.empty() || file.find('/') != std::string::npos || file.find('\\') != std::string::npos ||
             file == "." || file == "..")
-            throw Error(fileError(indexPath, "weight_map entry \"" + name + "\" names \"" + file +
-                                                 "\", which is not a file name in the model folder"));
+            throw Error(fileError(indexPath, "weight_map entry " + formats::quotedName(name) + " names " +
+                                                 formats::quotedName(file) +
+                                                 ", which is not a file name in the model folder"));
         weightMap[name] = file;
     }
     if (weightMap.empty())
@@ -297,8 +302,9 @@ SafetensorsCheckpoint SafetensorsCheckpoint::openFolder(const std::string& folde
                     continue;
                 const fs::path shardPath = root / file;
                 if (!fs::exists(shardPath, error))
-                    throw Error(fileError(indexPath, "lists shard \"" + file + "\" (for tensor \"" + name +
-                                                         "\") but " + shardPath.string() +
+                    throw Error(fileError(indexPath, "lists shard " + formats::quotedName(file) +
+                                                         " (for tensor " + formats::quotedName(name) +
+                                                         ") but " + shardPath.string() +
                                                          " does not exist; download the missing shard"));
                 shardIndexOfFile[file] = checkpoint.shards_.size();
                 checkpoint.shards_.push_back(SafetensorsFile::open(shardPath.string()));
@@ -306,8 +312,8 @@ SafetensorsCheckpoint SafetensorsCheckpoint::openFolder(const std::string& folde
             for (const auto& [name, file] : weightMap) {
                 const std::size_t shard = shardIndexOfFile.at(file);
                 if (!checkpoint.shards_[shard]->contains(name))
-                    throw Error(fileError(indexPath, "says tensor \"" + name + "\" is in " + file +
-                                                         ", but that shard has no such tensor"));
+                    throw Error(fileError(indexPath, "says tensor " + formats::quotedName(name) + " is in " +
+                                                         file + ", but that shard has no such tensor"));
                 checkpoint.shardOfTensor_[name] = shard;
             }
         } else if (fs::exists(singlePath, error)) {
@@ -327,7 +333,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::openFolder(const std::string& folde
             const auto [where, inserted] = checkpoint.shardOfTensor_.emplace(name, shard);
             if (!inserted && where->second != shard && checkpoint.shards_[where->second]->contains(name))
                 throw Error(fileError(checkpoint.shards_[shard]->path(),
-                                      "tensor \"" + name + "\" is also in " +
+                                      "tensor " + formats::quotedName(name) + " is also in " +
                                           checkpoint.shards_[where->second]->path() +
                                           "; a checkpoint must hold each tensor once"));
         }
@@ -356,8 +362,8 @@ const TensorView& SafetensorsCheckpoint::tensor(const std::string& name) const
     if (found == shardOfTensor_.end()) {
         const std::string where =
             shards_.size() == 1 ? shards_.front()->path() : shards_.front()->path() + " and its other shards";
-        throw Error(fileError(where, "the checkpoint has no tensor named \"" + name +
-                                         "\"; the weights do not match this model's config.json"));
+        throw Error(fileError(where, "the checkpoint has no tensor named " + formats::quotedName(name) +
+                                         "; the weights do not match this model's config.json"));
     }
     return shards_[found->second]->tensor(name);
 }
@@ -429,18 +435,18 @@ std::vector<PlannedTensor> planTensors(const std::vector<TensorToWrite>& tensors
         if (tensor.name == "__metadata__")
             throw Error("cannot write a tensor named \"__metadata__\": the name is reserved by safetensors");
         if (!seen.insert(tensor.name).second)
-            throw Error("cannot write two tensors named \"" + tensor.name + "\"");
+            throw Error("cannot write two tensors named " + formats::quotedName(tensor.name));
         std::size_t bytes = dtypeSize(tensor.dtype);
         for (std::int64_t dim : tensor.shape) {
             if (dim < 0)
-                throw Error("tensor \"" + tensor.name + "\" has a negative dimension");
+                throw Error("tensor " + formats::quotedName(tensor.name) + " has a negative dimension");
             const auto size = static_cast<std::size_t>(dim);
             if (size != 0 && bytes > std::numeric_limits<std::size_t>::max() / size)
-                throw Error("tensor \"" + tensor.name + "\" is too large to write");
+                throw Error("tensor " + formats::quotedName(tensor.name) + " is too large to write");
             bytes *= size;
         }
         if (bytes > 0 && !tensor.data)
-            throw Error("tensor \"" + tensor.name + "\" has no data");
+            throw Error("tensor " + formats::quotedName(tensor.name) + " has no data");
         planned.push_back({&tensor, bytes});
     }
     // The reference writes the widest dtypes first, then by name (byte order).

@@ -91,7 +91,8 @@ public:
                     openObjects_.size() == 1
                         ? ""
                         : " inside an entry (nesting level " + std::to_string(openObjects_.size()) + ")";
-                throw Error(fileError(sourceName_, "header has the key \"" + key + "\" twice" + where +
+                throw Error(fileError(sourceName_, "header has the key " + quotedName(key) + " twice" +
+                                                       where +
                                                        "; duplicate keys are not allowed in safetensors"));
             }
             break;
@@ -126,13 +127,14 @@ std::string shapeText(const std::vector<std::int64_t>& shape)
 std::uint64_t readUnsigned(const json& value, const std::string& sourceName, const std::string& what)
 {
     if (!value.is_number_unsigned())
-        throw Error(fileError(sourceName, what + " must be a non-negative integer, found " + value.dump()));
+        throw Error(
+            fileError(sourceName, what + " must be a non-negative integer, found " + brief(value.dump())));
     return value.get<std::uint64_t>();
 }
 
 TensorEntry readTensorEntry(const std::string& name, const json& info, const std::string& sourceName)
 {
-    const std::string tensor = "tensor \"" + name + "\"";
+    const std::string tensor = "tensor " + quotedName(name);
     if (!info.is_object())
         throw Error(fileError(sourceName, tensor +
                                               ": header entry must be an object with dtype, shape "
@@ -147,7 +149,7 @@ TensorEntry readTensorEntry(const std::string& name, const json& info, const std
 
     const json& dtype = info.at("dtype");
     if (!dtype.is_string())
-        throw Error(fileError(sourceName, tensor + ": dtype must be a string, found " + dtype.dump()));
+        throw Error(fileError(sourceName, tensor + ": dtype must be a string, found " + brief(dtype.dump())));
     const std::string dtypeText = dtype.get<std::string>();
     const auto known = std::find_if(std::begin(kReferenceDtypes), std::end(kReferenceDtypes),
                                     [&](const DtypeName& d) { return dtypeText == d.name; });
@@ -163,7 +165,7 @@ TensorEntry readTensorEntry(const std::string& name, const json& info, const std
 
     const json& shape = info.at("shape");
     if (!shape.is_array())
-        throw Error(fileError(sourceName, tensor + ": shape must be an array, found " + shape.dump()));
+        throw Error(fileError(sourceName, tensor + ": shape must be an array, found " + brief(shape.dump())));
     for (const json& dim : shape) {
         const std::uint64_t size = readUnsigned(dim, sourceName, tensor + ": every shape entry");
         if (size > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
@@ -174,8 +176,8 @@ TensorEntry readTensorEntry(const std::string& name, const json& info, const std
 
     const json& offsets = info.at("data_offsets");
     if (!offsets.is_array() || offsets.size() != 2)
-        throw Error(
-            fileError(sourceName, tensor + ": data_offsets must be [begin, end], found " + offsets.dump()));
+        throw Error(fileError(sourceName, tensor + ": data_offsets must be [begin, end], found " +
+                                              brief(offsets.dump())));
     entry.begin = readUnsigned(offsets[0], sourceName, tensor + ": data_offsets begin");
     entry.end = readUnsigned(offsets[1], sourceName, tensor + ": data_offsets end");
     return entry;
@@ -199,6 +201,40 @@ std::optional<std::uint64_t> byteSizeOf(const TensorEntry& entry)
 }
 
 } // namespace
+
+std::string quotedName(std::string_view text)
+{
+    static const char kHex[] = "0123456789abcdef";
+    constexpr std::size_t kLongest = 200;
+    std::size_t end = std::min(text.size(), kLongest);
+    while (end < text.size() && end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+        --end; // never split a UTF-8 sequence
+    std::string out = "\"";
+    for (std::size_t i = 0; i < end; ++i) {
+        const char c = text[i];
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (byte < 0x20 || byte == 0x7F) {
+            out += "\\u00";
+            out += kHex[byte >> 4];
+            out += kHex[byte & 0xF];
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+    if (end < text.size())
+        out += "... (" + std::to_string(text.size()) + " bytes)";
+    return out;
+}
+
+std::string brief(const std::string& dumpedJson)
+{
+    constexpr std::size_t kLongest = 80;
+    return dumpedJson.size() <= kLongest ? dumpedJson : dumpedJson.substr(0, kLongest) + "...";
+}
 
 std::optional<TensorDType> dtypeFromName(std::string_view name)
 {
@@ -275,8 +311,8 @@ SafetensorsLayout parseSafetensorsLayout(std::string_view bytes, const std::stri
                                                       std::string(value.type_name())));
             for (const auto& [metaKey, metaValue] : value.items()) {
                 if (!metaValue.is_string())
-                    throw Error(fileError(sourceName, "__metadata__ value for \"" + metaKey +
-                                                          "\" must be a string, found " +
+                    throw Error(fileError(sourceName, "__metadata__ value for " + quotedName(metaKey) +
+                                                          " must be a string, found " +
                                                           std::string(metaValue.type_name())));
                 layout.metadata[metaKey] = metaValue.get<std::string>();
             }
@@ -292,7 +328,7 @@ SafetensorsLayout parseSafetensorsLayout(std::string_view bytes, const std::stri
                      });
     std::uint64_t cursor = 0;
     for (const TensorEntry& entry : layout.tensors) {
-        const std::string tensor = "tensor \"" + entry.name + "\"";
+        const std::string tensor = "tensor " + quotedName(entry.name);
         if (entry.begin != cursor || entry.end < entry.begin)
             throw Error(fileError(
                 sourceName,
