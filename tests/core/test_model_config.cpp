@@ -395,8 +395,8 @@ private slots:
                              "layer_types": ["sliding_attention", "full_attention"]})")
                                            << QStringList{"layer_types", "not supported"};
         QTest::newRow("unknown activation")
-            << QByteArray(R"({"model_type": "llama", "hidden_act": "gelu_fast"})")
-            << QStringList{"hidden_act \"gelu_fast\"", "gelu_new", "silu"};
+            << QByteArray(R"({"model_type": "llama", "hidden_act": "mish"})")
+            << QStringList{"hidden_act \"mish\"", "gelu_new", "quick_gelu", "silu"};
         QTest::newRow("heads not a multiple of kv heads")
             << QByteArray(R"({"model_type": "llama", "num_key_value_heads": 5})")
             << QStringList{"num_attention_heads 32", "num_key_value_heads 5"};

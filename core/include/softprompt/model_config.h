@@ -62,8 +62,9 @@ inline bool operator!=(const RopeScaling& a, const RopeScaling& b)
 }
 
 std::vector<std::string> supportedModelTypes();
-// hidden_act / activation_function values the workbench runs: "gelu_new", "gelu_pytorch_tanh"
-// (the same tanh approximation), "gelu" (exact erf), "relu", "silu" ("swish" is read as "silu").
+// hidden_act / activation_function values the workbench runs: "gelu_new", "gelu_pytorch_tanh" and
+// "gelu_fast" (the same tanh approximation), "gelu" (exact erf), "quick_gelu" (x sigmoid(1.702 x)),
+// "relu", "silu" ("swish" is read as "silu"). The same set as the model's activationFromName.
 std::vector<std::string> supportedActivations();
 
 } // namespace sp

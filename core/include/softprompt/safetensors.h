@@ -28,13 +28,14 @@ struct TensorView {
 
 class SafetensorsFile {
 public:
-    // Memory-maps `path`. Throws sp::Error("<path>: <what is wrong>") on any malformed input.
+    // Memory-maps `path`. Throws sp::Error("<path>: <what is wrong>") on any malformed input. The
+    // file must not be truncated while mapped (writeSafetensors replaces files, never rewrites them).
     static std::shared_ptr<SafetensorsFile> open(const std::string& path);
     // Parses bytes held in memory (σ checkpoints stored in SQLite). `sourceName` names it in errors.
     static std::shared_ptr<SafetensorsFile> fromBytes(std::string bytes, const std::string& sourceName);
 
     const std::string& path() const;
-    std::vector<std::string> names() const; // in file order
+    std::vector<std::string> names() const; // in file order (the order of their data)
     bool contains(const std::string& name) const;
     const TensorView& tensor(const std::string& name) const; // throws naming file and tensor
     const std::map<std::string, std::string>& metadata() const;
@@ -53,6 +54,9 @@ private:
 // A model folder's weights: model.safetensors, or shards listed in model.safetensors.index.json.
 class SafetensorsCheckpoint {
 public:
+    // `folder` may also be a single .safetensors file. A shard the index lists but the folder lacks,
+    // a tensor the index places in a shard that does not hold it, or a tensor held by two shards is
+    // an sp::Error naming the files.
     static SafetensorsCheckpoint openFolder(const std::string& folder);
     std::vector<std::string> names() const;
     bool contains(const std::string& name) const;

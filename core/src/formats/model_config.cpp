@@ -372,7 +372,7 @@ std::vector<std::string> supportedModelTypes()
 
 std::vector<std::string> supportedActivations()
 {
-    return {"gelu_new", "gelu_pytorch_tanh", "gelu", "relu", "silu"};
+    return {"gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu", "quick_gelu", "relu", "silu"};
 }
 
 bool operator==(const RopeScaling& a, const RopeScaling& b)
