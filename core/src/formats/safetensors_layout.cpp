@@ -233,15 +233,12 @@ std::string quotedName(std::string_view text)
 std::string brief(const std::string& dumpedJson)
 {
     constexpr std::size_t kLongest = 80;
-    return dumpedJson.size() <= kLongest ? dumpedJson : dumpedJson.substr(0, kLongest) + "...";
-}
-
-std::optional<TensorDType> dtypeFromName(std::string_view name)
-{
-    for (const DtypeName& entry : kReferenceDtypes)
-        if (name == entry.name)
-            return entry.dtype;
-    return std::nullopt;
+    if (dumpedJson.size() <= kLongest)
+        return dumpedJson;
+    std::size_t end = kLongest;
+    while (end > 0 && (static_cast<unsigned char>(dumpedJson[end]) & 0xC0) == 0x80)
+        --end; // never split a UTF-8 sequence
+    return dumpedJson.substr(0, end) + "...";
 }
 
 int referenceDtypeRank(TensorDType dtype)

@@ -40,11 +40,9 @@ SafetensorsLayout parseSafetensorsLayout(std::string_view bytes, const std::stri
 // `text` in double quotes with JSON escapes (so a name holding a newline keeps an error message on
 // one line), shortened to about 200 bytes.
 std::string quotedName(std::string_view text);
-// A JSON value as it appears in an error message: dumped, and shortened the same way.
+// A dumped JSON value as it appears in an error message: shortened to about 80 bytes.
 std::string brief(const std::string& dumpedJson);
 
-// The dtype named as in the reference (`"F32"`), or nullopt.
-std::optional<TensorDType> dtypeFromName(std::string_view name);
 // Rank of a dtype in the reference's Dtype enum, which orders tensors when writing.
 int referenceDtypeRank(TensorDType dtype);
 
