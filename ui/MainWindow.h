@@ -1,22 +1,90 @@
 #pragma once
+// The workbench window: the model bar, one tab per task (context, queries, training with the live
+// curve, per-query comparison, runs, sweeps, σ), menus with the standard shortcuts, and a status bar
+// with the model, its parameter count and the device.
 #include <QMainWindow>
 
 class QTabWidget;
 class QLabel;
+class QCloseEvent;
 
 namespace spui {
+
+class Session;
+class ModelBar;
+class ContextEditor;
+class QueryEditor;
+class TrainingPanel;
+class CurvePlot;
+class CompareView;
+class RunsBrowser;
+class SweepView;
+class SigmaInspector;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
     explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // Opens the last model (the demo model on first start) and the last context and queries (a
+    // shipped example on first start), so one click on Train shows a curve.
+    void startUp();
+
+    Session* session() const { return session_; }
+    ModelBar* modelBar() const { return modelBar_; }
+    ContextEditor* contextEditor() const { return contextEditor_; }
+    QueryEditor* queryEditor() const { return queryEditor_; }
+    TrainingPanel* trainingPanel() const { return trainingPanel_; }
+    CurvePlot* curvePlot() const { return curvePlot_; }
+    CompareView* compareView() const { return compareView_; }
+    RunsBrowser* runsBrowser() const { return runsBrowser_; }
+    SweepView* sweepView() const { return sweepView_; }
+    SigmaInspector* sigmaInspector() const { return sigmaInspector_; }
+    QTabWidget* tabs() const { return tabs_; }
+
+    // Tab keys: context, queries, train, compare, runs, sweep, sigma.
+    bool showTab(const QString& key);
+    static QStringList tabKeys();
+    bool openExample(const QString& name, QString* error = nullptr);
+
+    bool exportPlotTo(const QString& path, QString* error = nullptr);
+    bool exportReportTo(const QString& path, QString* error = nullptr); // .html or .pdf
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
 
 private:
     void buildMenus();
+    void updateStatus();
+    void onOutcome();
+    void openContextFile();
+    void exportPlotDialog();
+    void exportReportDialog();
+    void exportSigmaDialog(bool peft);
+    void chooseDatabase();
     void showAbout();
+    void saveState() const;
+    void restoreSavedState();
+    void saveSessionContent() const;
+    bool restoreSessionContent();
 
+    Session* session_ = nullptr;
+    ModelBar* modelBar_ = nullptr;
     QTabWidget* tabs_ = nullptr;
+    ContextEditor* contextEditor_ = nullptr;
+    QueryEditor* queryEditor_ = nullptr;
+    TrainingPanel* trainingPanel_ = nullptr;
+    CurvePlot* curvePlot_ = nullptr;
+    CompareView* compareView_ = nullptr;
+    RunsBrowser* runsBrowser_ = nullptr;
+    SweepView* sweepView_ = nullptr;
+    SigmaInspector* sigmaInspector_ = nullptr;
+    QLabel* modelLabel_ = nullptr;
     QLabel* deviceLabel_ = nullptr;
+    QLabel* activityLabel_ = nullptr;
+    bool closeWhenIdle_ = false;
+    bool closeConfirmed_ = false;
 };
 
 } // namespace spui

@@ -1,0 +1,75 @@
+#pragma once
+// The long context c: paste or open it, see how many tokens it is and how much of the model's
+// window it fills, be warned (with a choice) when it is too long, and see where the tokens split.
+#include <QString>
+#include <QWidget>
+
+#include <cstdint>
+#include <vector>
+
+class QLabel;
+class QPlainTextEdit;
+class QProgressBar;
+class QTextBrowser;
+class QCheckBox;
+class QFrame;
+class QTimer;
+
+namespace spui {
+
+class Session;
+
+class ContextEditor : public QWidget {
+    Q_OBJECT
+public:
+    explicit ContextEditor(Session* session, QWidget* parent = nullptr);
+
+    void setText(const QString& text, const QString& name = {});
+    QString text() const;
+    bool openFile(const QString& path, QString* error = nullptr);
+
+    // The counts shown, after the latest re-tokenisation (-1 before any).
+    int tokenCount() const { return tokenCount_; }
+    int windowTokens() const { return windowTokens_; }
+    bool isOverLong() const { return overLong_; }
+    QString tokenBoundaryHtml() const;
+    // Re-tokenises now instead of after the typing pause (tests, and before training starts).
+    void recountNow();
+
+    // Tokens a query and its continuation need next to the context (the warning's threshold).
+    void setReservedTokens(int tokens);
+
+    // The over-long choices (the warning's buttons).
+    void keepFirstTokens();
+    void keepLastTokens();
+
+signals:
+    void tokenCountChanged(int tokens);
+    void openFileRequested();
+
+private:
+    void scheduleRecount();
+    void recount();
+    void updateInfo();
+    void truncateTo(bool keepStart);
+
+    Session* session_ = nullptr;
+    QPlainTextEdit* editor_ = nullptr;
+    QLabel* nameLabel_ = nullptr;
+    QLabel* countLabel_ = nullptr;
+    QProgressBar* fillBar_ = nullptr;
+    QFrame* warning_ = nullptr;
+    QLabel* warningText_ = nullptr;
+    QCheckBox* boundariesBox_ = nullptr;
+    QTextBrowser* boundaries_ = nullptr;
+    QTimer* recountTimer_ = nullptr;
+
+    std::vector<std::int32_t> ids_;
+    int tokenCount_ = -1;
+    int windowTokens_ = 0;
+    int reservedTokens_ = 16;
+    bool overLong_ = false;
+    bool warningDismissed_ = false;
+};
+
+} // namespace spui

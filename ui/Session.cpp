@@ -1,0 +1,187 @@
+#include "Session.h"
+
+#include "QtConvert.h"
+#include "QueryTableModel.h"
+#include "softprompt/paths.h"
+
+#include <QThread>
+
+namespace spui {
+
+Session::Session(QObject* parent) : QObject(parent)
+{
+    queries_ = new QueryTableModel(this);
+    thread_ = new QThread(this);
+    thread_->setObjectName(QStringLiteral("training"));
+    worker_ = new TrainingWorker;
+    worker_->moveToThread(thread_);
+    connect(thread_, &QThread::finished, worker_, &QObject::deleteLater);
+    thread_->start();
+
+    connect(worker_, &TrainingWorker::modelLoaded, this, [this](const LoadedModel& loaded) {
+        model_ = loaded.model;
+        modelSource_ = loaded.source;
+        setActivity(Activity::Idle);
+        if (!loaded.warning.isEmpty())
+            emit modelWarning(loaded.warning);
+        emit modelChanged();
+    });
+    connect(worker_, &TrainingWorker::modelLoadFailed, this,
+            [this](const QString& source, const QString& message) {
+                setActivity(Activity::Idle);
+                emit modelLoadFailed(source, message);
+            });
+    connect(worker_, &TrainingWorker::trainingFinished, this, [this](const TrainingOutcome& outcome) {
+        lastOutcome_ = outcome;
+        hasOutcome_ = true;
+        setActivity(Activity::Idle);
+        emit outcomeChanged();
+    });
+    connect(worker_, &TrainingWorker::targetsReady, this, [this](const std::vector<std::string>& targets) {
+        queries_->setTargetsOfNonEmpty(targets);
+        setActivity(Activity::Idle);
+        emit targetsFilled(int(targets.size()));
+    });
+    connect(worker_, &TrainingWorker::targetsFailed, this, [this](const QString& message) {
+        setActivity(Activity::Idle);
+        emit targetsFailed(message);
+    });
+
+    try {
+        databasePath_ = toQ(sp::defaultDatabasePath());
+    } catch (const std::exception&) {
+        databasePath_.clear(); // no writable data folder: the user is asked when a run starts
+    }
+}
+
+Session::~Session()
+{
+    worker_->requestCancel();
+    worker_->setPaused(false);
+    thread_->quit();
+    thread_->wait();
+}
+
+const sp::Tokenizer* Session::tokenizer() const
+{
+    return model_.isLoaded() ? &model_.tokenizer() : nullptr;
+}
+
+void Session::setContext(const QString& text)
+{
+    if (text == context_)
+        return;
+    context_ = text;
+    emit contextChanged();
+}
+
+void Session::setDatabasePath(const QString& path)
+{
+    if (path == databasePath_)
+        return;
+    databasePath_ = path;
+    emit databasePathChanged();
+}
+
+void Session::setActivity(Activity activity)
+{
+    if (activity_ == activity)
+        return;
+    activity_ = activity;
+    emit activityChanged(activity);
+}
+
+bool Session::loadModel(const QString& source, const sp::ModelLoadOptions& options, QString* whyNot)
+{
+    if (isBusy()) {
+        if (whyNot)
+            *whyNot = tr("Wait for the current task to finish (or stop it) before loading another model.");
+        return false;
+    }
+    setActivity(Activity::LoadingModel);
+    worker_->resetControl();
+    QMetaObject::invokeMethod(worker_,
+                              [worker = worker_, source, options] { worker->loadModel(source, options); });
+    return true;
+}
+
+bool Session::startTraining(const sp::TrainConfig& config, const QString& runName,
+                            const std::vector<int>& sweepKs, QString* whyNot)
+{
+    auto refuse = [whyNot](const QString& message) {
+        if (whyNot)
+            *whyNot = message;
+        return false;
+    };
+    if (isBusy())
+        return refuse(tr("A task is already running; stop it first."));
+    if (!hasModel())
+        return refuse(tr("No model is loaded: choose one in the model bar (the demo model works offline)."));
+    if (context_.trimmed().isEmpty())
+        return refuse(
+            tr("The context is empty: paste or open the long prompt to compress on the Context tab."));
+    TrainingJob job;
+    job.queries = queries_->nonEmptyQueries();
+    if (job.queries.empty())
+        return refuse(tr("There are no queries: add some on the Queries tab, or open an example."));
+    job.model = model_;
+    job.modelSource = modelSource_;
+    job.context = toStd(context_);
+    job.config = config;
+    job.databasePath = databasePath_;
+    job.runName = runName;
+    job.sweepKs = sweepKs;
+    worker_->resetControl();
+    setActivity(Activity::Training);
+    QMetaObject::invokeMethod(worker_, [worker = worker_, job] { worker->train(job); });
+    return true;
+}
+
+bool Session::fillTargets(int maxNewTokens, QString* whyNot)
+{
+    auto refuse = [whyNot](const QString& message) {
+        if (whyNot)
+            *whyNot = message;
+        return false;
+    };
+    if (isBusy())
+        return refuse(tr("A task is already running; wait for it or stop it first."));
+    if (!hasModel())
+        return refuse(tr("Load a model first: the targets are its own continuations."));
+    if (context_.trimmed().isEmpty())
+        return refuse(tr("The context is empty: the teacher needs it to produce the targets."));
+    std::vector<sp::Query> queries = queries_->nonEmptyQueries();
+    if (queries.empty())
+        return refuse(tr("There are no queries to fill."));
+    worker_->resetControl();
+    setActivity(Activity::FillingTargets);
+    QMetaObject::invokeMethod(
+        worker_, [worker = worker_, model = model_, context = toStd(context_), queries = std::move(queries),
+                  maxNewTokens] { worker->fillTargets(model, context, queries, maxNewTokens); });
+    return true;
+}
+
+void Session::cancel()
+{
+    worker_->requestCancel();
+    worker_->setPaused(false);
+}
+
+void Session::setPaused(bool paused)
+{
+    worker_->setPaused(paused);
+}
+
+bool Session::isPaused() const
+{
+    return worker_->isPaused();
+}
+
+void Session::showOutcome(const TrainingOutcome& outcome)
+{
+    lastOutcome_ = outcome;
+    hasOutcome_ = true;
+    emit outcomeChanged();
+}
+
+} // namespace spui

@@ -1,0 +1,86 @@
+#pragma once
+// The state the tabs share: the loaded model, the context, the query set, the worker thread that
+// does all slow work, and the latest training outcome. Widgets read it and listen to its signals;
+// only the worker touches the model's tensors.
+#include "TrainingWorker.h"
+
+#include <QObject>
+#include <QString>
+
+class QThread;
+
+namespace spui {
+
+class QueryTableModel;
+
+class Session : public QObject {
+    Q_OBJECT
+public:
+    enum class Activity { Idle, LoadingModel, Training, FillingTargets };
+    Q_ENUM(Activity)
+
+    explicit Session(QObject* parent = nullptr);
+    ~Session() override; // cancels what runs and joins the worker thread
+
+    TrainingWorker* worker() const { return worker_; }
+    QueryTableModel* queries() const { return queries_; }
+
+    bool hasModel() const { return model_.isLoaded(); }
+    const sp::ModelHandle& model() const { return model_; }
+    QString modelSource() const { return modelSource_; }
+    // The model's tokenizer, or nullptr when no model is loaded.
+    const sp::Tokenizer* tokenizer() const;
+
+    QString context() const { return context_; }
+    void setContext(const QString& text);
+    QString contextName() const { return contextName_; }
+    void setContextName(const QString& name) { contextName_ = name; }
+
+    QString databasePath() const { return databasePath_; }
+    void setDatabasePath(const QString& path);
+
+    Activity activity() const { return activity_; }
+    bool isBusy() const { return activity_ != Activity::Idle; }
+
+    // Each returns false with a message for the user when it cannot start now.
+    bool loadModel(const QString& source, const sp::ModelLoadOptions& options, QString* whyNot = nullptr);
+    bool startTraining(const sp::TrainConfig& config, const QString& runName, const std::vector<int>& sweepKs,
+                       QString* whyNot = nullptr);
+    bool fillTargets(int maxNewTokens, QString* whyNot = nullptr);
+    void cancel();
+    void setPaused(bool paused);
+    bool isPaused() const;
+
+    const TrainingOutcome& lastOutcome() const { return lastOutcome_; }
+    bool hasOutcome() const { return hasOutcome_; }
+    // Shows a stored run's results (from the runs browser) as the current outcome.
+    void showOutcome(const TrainingOutcome& outcome);
+
+signals:
+    void activityChanged(spui::Session::Activity activity);
+    void modelChanged();
+    void modelLoadFailed(const QString& source, const QString& message);
+    void modelWarning(const QString& message);
+    void contextChanged();
+    void databasePathChanged();
+    void outcomeChanged(); // a run finished (or was opened from the store)
+    void targetsFilled(int count);
+    void targetsFailed(const QString& message);
+
+private:
+    void setActivity(Activity activity);
+
+    QThread* thread_ = nullptr;
+    TrainingWorker* worker_ = nullptr;
+    QueryTableModel* queries_ = nullptr;
+    sp::ModelHandle model_;
+    QString modelSource_;
+    QString context_;
+    QString contextName_;
+    QString databasePath_;
+    Activity activity_ = Activity::Idle;
+    TrainingOutcome lastOutcome_;
+    bool hasOutcome_ = false;
+};
+
+} // namespace spui

@@ -1,0 +1,248 @@
+#include "TrainingWorker.h"
+
+#include "EvaluationRecords.h"
+#include "QtConvert.h"
+#include "softprompt/error.h"
+
+#include <QFileInfo>
+
+#include <memory>
+
+namespace spui {
+namespace {
+
+std::vector<sp::StoredQuery> storedQueries(const std::vector<sp::Query>& queries,
+                                           const std::vector<bool>& heldOut)
+{
+    std::vector<sp::StoredQuery> stored;
+    for (size_t i = 0; i < queries.size(); ++i) {
+        sp::StoredQuery query;
+        query.text = queries[i].text;
+        query.target = queries[i].target;
+        query.heldOut = i < heldOut.size() ? bool(heldOut[i]) : queries[i].heldOut;
+        stored.push_back(std::move(query));
+    }
+    return stored;
+}
+
+QString describe(const std::exception& error)
+{
+    return QString::fromStdString(error.what()).trimmed();
+}
+
+} // namespace
+
+TrainingWorker::TrainingWorker(QObject* parent) : QObject(parent)
+{
+    qRegisterMetaType<spui::LoadedModel>();
+    qRegisterMetaType<spui::TrainingOutcome>();
+    qRegisterMetaType<sp::StepReport>();
+    qRegisterMetaType<sp::Evaluation>();
+    qRegisterMetaType<std::vector<std::string>>();
+}
+
+void TrainingWorker::resetControl()
+{
+    control_.cancel.store(false);
+    control_.pause.store(false);
+}
+
+void TrainingWorker::loadModel(const QString& source, const sp::ModelLoadOptions& options)
+{
+    LoadedModel loaded;
+    loaded.source = source;
+    try {
+        try {
+            loaded.model = sp::ModelHandle::load(toStd(source), options);
+        } catch (const std::exception& cudaError) {
+            if (options.device == "cpu")
+                throw;
+            // The GPU was chosen but is not usable (no driver, out of memory, a half type on a
+            // CPU build): the model still works on the CPU, and the user is told why.
+            sp::ModelLoadOptions cpu = options;
+            cpu.device = "cpu";
+            cpu.dtype = "float32";
+            loaded.model = sp::ModelHandle::load(toStd(source), cpu);
+            loaded.warning = tr("%1 could not be used, so the model runs on the CPU in float32 instead. "
+                                "Reason: %2")
+                                 .arg(toQ(options.device), describe(cudaError));
+        }
+        emit modelLoaded(loaded);
+    } catch (const std::exception& error) {
+        emit modelLoadFailed(source, describe(error));
+    }
+}
+
+void TrainingWorker::fillTargets(const sp::ModelHandle& model, const std::string& context,
+                                 const std::vector<sp::Query>& queries, int maxNewTokens)
+{
+    try {
+        sp::CompressionTask task(model, context, queries);
+        emit targetsReady(task.teacherContinuations(maxNewTokens));
+    } catch (const std::exception& error) {
+        emit targetsFailed(describe(error));
+    }
+}
+
+void TrainingWorker::train(const TrainingJob& job)
+{
+    TrainingOutcome failure;
+    failure.config = job.config;
+    std::unique_ptr<sp::CompressionTask> task;
+    try {
+        task = std::make_unique<sp::CompressionTask>(job.model, job.context, job.queries);
+        sp::TrainConfig first = job.config;
+        if (!job.sweepKs.empty())
+            first.k = *std::max_element(job.sweepKs.begin(), job.sweepKs.end());
+        task->validate(first);
+    } catch (const std::exception& error) {
+        failure.status = sp::RunStatus::Failed;
+        failure.message = describe(error);
+        emit trainingFinished(failure);
+        return;
+    }
+
+    // The store is where results live, but a store that cannot be opened (locked by another
+    // program, read-only, from a newer version) must not stop the user from training.
+    std::unique_ptr<sp::RunStore> store;
+    QString storeWarning;
+    std::int64_t contextId = 0, querySetId = 0, sweepId = 0;
+    try {
+        store = std::make_unique<sp::RunStore>(sp::RunStore::open(toStd(job.databasePath)));
+        contextId = store->putContext(job.context);
+        store->setContextTokenCount(contextId, job.model.summary().identity, task->contextTokenCount());
+        querySetId =
+            store->putQuerySet(toStd(job.runName), storedQueries(job.queries, task->heldoutMask(job.config)));
+        if (!job.sweepKs.empty())
+            sweepId = store->createSweep(toStd(job.runName), job.config.toJson(), contextId);
+    } catch (const std::exception& error) {
+        store.reset();
+        storeWarning = tr("This run is not saved: the run database %1 could not be used (%2).")
+                           .arg(job.databasePath, describe(error));
+    }
+
+    const std::vector<int> ks = job.sweepKs.empty() ? std::vector<int>{job.config.k} : job.sweepKs;
+    TrainingOutcome outcome;
+    for (size_t i = 0; i < ks.size(); ++i) {
+        outcome = trainOne(*task, job, store.get(), contextId, querySetId, sweepId, ks[i], int(i));
+        outcome.sweepId = sweepId;
+        if (outcome.storeWarning.isEmpty())
+            outcome.storeWarning = storeWarning;
+        if (outcome.status != sp::RunStatus::Finished)
+            break; // a cancelled or failed sweep stops at that k
+    }
+    emit trainingFinished(outcome);
+}
+
+TrainingOutcome TrainingWorker::trainOne(sp::CompressionTask& task, const TrainingJob& job,
+                                         sp::RunStore* store, std::int64_t contextId, std::int64_t querySetId,
+                                         std::int64_t sweepId, int k, int sweepIndex)
+{
+    TrainingOutcome outcome;
+    outcome.config = job.config;
+    outcome.config.k = k;
+    outcome.contextTokens = task.contextTokenCount();
+
+    std::unique_ptr<sp::RunWriter> writer;
+    auto storeFailed = [&](const std::exception& error) {
+        if (outcome.storeWarning.isEmpty())
+            outcome.storeWarning =
+                tr("Part of this run could not be saved to %1: %2").arg(job.databasePath, describe(error));
+    };
+    if (store) {
+        try {
+            sp::NewRun run;
+            run.name = toStd(job.runName) + (job.sweepKs.empty() ? std::string() : " k=" + std::to_string(k));
+            run.config = outcome.config.toJson();
+            run.model = sp::modelIdentityOf(job.model.summary());
+            if (job.modelSource == QLatin1String("demo"))
+                run.model.path = "demo";
+            run.device = job.model.summary().device;
+            run.contextId = contextId;
+            run.querySetId = querySetId;
+            if (sweepId > 0)
+                run.sweepId = sweepId;
+            writer = store->startRun(run);
+            outcome.runId = writer->runId();
+        } catch (const std::exception& error) {
+            storeFailed(error);
+        }
+    }
+    emit runStarted(outcome.runId, sweepIndex, k);
+
+    try {
+        emit phaseChanged(tr("Evaluating the baselines"), 0.0);
+        const sp::Evaluation baselines = task.evaluateBaselines(outcome.config);
+        emit baselinesReady(baselines);
+
+        sp::TrainCallbacks callbacks;
+        callbacks.onPhase = [this](const std::string& phase, double fraction) {
+            emit phaseChanged(toQ(phase), fraction);
+        };
+        callbacks.onStep = [&](const sp::StepReport& report) {
+            emit stepReported(report);
+            if (!writer)
+                return;
+            std::vector<std::pair<std::string, double>> values = {
+                {sp::metric_key::TrainS, report.trainS},
+                {sp::metric_key::TrainTop1, report.trainTop1},
+                {sp::metric_key::LearningRate, report.learningRate},
+                {sp::metric_key::GradNorm, report.gradNorm},
+                {sp::metric_key::StepSeconds, report.stepSeconds},
+                {sp::metric_key::TokensPerSecond, report.tokensPerSecond}};
+            if (report.hasHeldout) {
+                values.emplace_back(sp::metric_key::HeldoutS, report.heldoutS);
+                values.emplace_back(sp::metric_key::HeldoutTop1, report.heldoutTop1);
+            }
+            try {
+                writer->addMetrics(report.step, values);
+            } catch (const std::exception& error) {
+                storeFailed(error);
+            }
+        };
+        callbacks.onCheckpoint = [&](int step, const sp::SoftPrompt& sigma) {
+            if (!writer)
+                return;
+            try {
+                writer->checkpoint(step, sigma);
+            } catch (const std::exception& error) {
+                storeFailed(error);
+            }
+        };
+
+        outcome.result = task.train(outcome.config, callbacks, control_);
+        outcome.status = outcome.result.status;
+        outcome.message = toQ(outcome.result.error);
+
+        if (!outcome.result.sigma.empty() && outcome.result.stepsCompleted > 0) {
+            emit phaseChanged(tr("Evaluating σ against the baselines"), 0.0);
+            outcome.evaluation = task.evaluate(outcome.result.sigma, outcome.config);
+            emit phaseChanged(tr("Evaluating σ against the baselines"), 1.0);
+        }
+    } catch (const std::exception& error) {
+        outcome.status = sp::RunStatus::Failed;
+        outcome.message = describe(error);
+    }
+    if (outcome.status == sp::RunStatus::Cancelled && outcome.message.isEmpty())
+        outcome.message =
+            tr("Stopped at step %1 of %2.").arg(outcome.result.stepsCompleted).arg(outcome.config.steps);
+
+    if (writer) {
+        try {
+            if (!outcome.result.sigma.empty() && outcome.result.stepsCompleted > 0)
+                writer->checkpoint(outcome.result.stepsCompleted, outcome.result.sigma);
+            if (!outcome.evaluation.queries.empty()) {
+                writer->addEvaluations(
+                    toStoredEvaluations(outcome.evaluation, outcome.result.stepsCompleted));
+                writer->setSummary(
+                    evaluationSummary(outcome.evaluation, outcome.result, outcome.contextTokens, k));
+            }
+            writer->finish(outcome.status, toStd(outcome.message));
+        } catch (const std::exception& error) {
+            storeFailed(error);
+        }
+    }
+    return outcome;
+}
+
+} // namespace spui

@@ -1,0 +1,97 @@
+#pragma once
+// Everything slow runs here, on one worker thread: loading a model, computing teacher targets,
+// training σ (recorded in the run store as it goes), evaluating it, and compression sweeps.
+//
+// The worker lives in its own QThread. Jobs are queued to it with QMetaObject::invokeMethod; the
+// core callbacks it receives on that thread are re-emitted as signals, which reach the widgets
+// through queued connections. Cancel and pause are atomic flags in sp::TrainControl that the GUI
+// thread sets directly (requestCancel/setPaused are plain functions, not slots: a queued slot
+// would wait behind the very job it should stop).
+#include "softprompt/engine.h"
+#include "softprompt/run_store.h"
+
+#include <QMetaType>
+#include <QObject>
+#include <QString>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace spui {
+
+struct TrainingJob {
+    sp::ModelHandle model;
+    QString modelSource; // "demo" or the folder, as recorded with the run
+    std::string context;
+    std::vector<sp::Query> queries;
+    sp::TrainConfig config;
+    QString databasePath;
+    QString runName;
+    std::vector<int> sweepKs; // non-empty: a compression sweep over these k
+};
+
+struct TrainingOutcome {
+    sp::RunStatus status = sp::RunStatus::Finished;
+    std::int64_t runId = 0;
+    std::int64_t sweepId = 0;
+    sp::TrainResult result;
+    sp::Evaluation evaluation;
+    sp::TrainConfig config;
+    int contextTokens = 0;
+    QString message;      // failure or cancellation text for the user
+    QString storeWarning; // the run trained but could not be stored: what to do
+};
+
+struct LoadedModel {
+    sp::ModelHandle model;
+    QString source;  // "demo" or the folder
+    QString warning; // e.g. "CUDA failed, loaded on the CPU instead: ..."
+};
+
+class TrainingWorker : public QObject {
+    Q_OBJECT
+public:
+    explicit TrainingWorker(QObject* parent = nullptr);
+
+    // Thread-safe, called from the GUI thread.
+    void requestCancel() { control_.cancel.store(true); }
+    void setPaused(bool paused) { control_.pause.store(paused); }
+    bool isPaused() const { return control_.pause.load(); }
+    // GUI thread, before queuing a job (never while one runs).
+    void resetControl();
+
+    // Jobs: run on the worker thread (queue them with QMetaObject::invokeMethod).
+    void loadModel(const QString& source, const sp::ModelLoadOptions& options);
+    void train(const TrainingJob& job);
+    void fillTargets(const sp::ModelHandle& model, const std::string& context,
+                     const std::vector<sp::Query>& queries, int maxNewTokens);
+
+signals:
+    void modelLoaded(const spui::LoadedModel& loaded);
+    void modelLoadFailed(const QString& source, const QString& message);
+
+    void phaseChanged(const QString& phase, double fraction);
+    void runStarted(qint64 runId, int sweepIndex, int k);
+    void baselinesReady(const sp::Evaluation& baselines);
+    void stepReported(const sp::StepReport& report);
+    void trainingFinished(const spui::TrainingOutcome& outcome);
+
+    void targetsReady(const std::vector<std::string>& targets);
+    void targetsFailed(const QString& message);
+
+private:
+    TrainingOutcome trainOne(sp::CompressionTask& task, const TrainingJob& job, sp::RunStore* store,
+                             std::int64_t contextId, std::int64_t querySetId, std::int64_t sweepId, int k,
+                             int sweepIndex);
+
+    sp::TrainControl control_;
+};
+
+} // namespace spui
+
+Q_DECLARE_METATYPE(spui::LoadedModel)
+Q_DECLARE_METATYPE(spui::TrainingOutcome)
+Q_DECLARE_METATYPE(sp::StepReport)
+Q_DECLARE_METATYPE(sp::Evaluation)
+Q_DECLARE_METATYPE(std::vector<std::string>)
