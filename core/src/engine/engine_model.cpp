@@ -1,4 +1,5 @@
 #include "engine/engine_model.h"
+#include "engine/task.h"
 
 #include "softprompt/error.h"
 
@@ -63,10 +64,35 @@ EngineModel engineModelFromTokenizer(std::shared_ptr<const model::CausalLM> lm, 
     return engineModel;
 }
 
+// ---- the public task constructor lives here with the tokenizer adapters, so that code using only
+// core-internal tasks (tests on random models) does not link the tokenizer.
+} // namespace sp::engine
+
+namespace sp {
+
+CompressionTask::CompressionTask(ModelHandle model, std::string context, std::vector<Query> queries)
+{
+    if (!model.isLoaded())
+        throw Error("no model is loaded; load a model before creating a compression task");
+    engine::EngineModel engineModel = engine::engineModelFromHandle(model);
+    impl_ = std::make_unique<Impl>(std::move(model), std::move(engineModel), std::move(context),
+                                   std::move(queries));
+}
+
+} // namespace sp
+
+namespace sp::engine {
+
 EngineModel engineModelFromHandle(const ModelHandle& handle)
 {
 #ifdef SP_ENGINE_HAS_LOADED_MODEL
-    return engineModelFromTokenizer(handle.impl().causalLM(), handle.tokenizer(), handle.summary().identity);
+    const model::LoadedModel& loaded = handle.impl();
+    EngineModel engineModel =
+        engineModelFromTokenizer(loaded.causalLM(), loaded.tokenizer(), handle.summary().identity);
+    engineModel.stopIds.clear();
+    for (std::int64_t id : loaded.stopIds())
+        engineModel.stopIds.push_back(std::int32_t(id));
+    return engineModel;
 #else
     (void)handle;
     throw Error("this build has no model loader yet");

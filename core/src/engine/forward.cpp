@@ -138,15 +138,6 @@ at::Tensor validSlots(const std::vector<std::int64_t>& rowLengths, std::int64_t 
     return at::arange(width, longOn(device)).unsqueeze(0).lt(lengths);
 }
 
-at::Tensor gatherTargets(const at::Tensor& logits, const at::Tensor& targetIndex, std::int64_t offset)
-{
-    const std::int64_t vocab = logits.size(-1);
-    const at::Tensor index = (targetIndex + offset)
-                                 .unsqueeze(-1)
-                                 .expand({targetIndex.size(0), targetIndex.size(1), vocab}); // [B, L, V]
-    return logits.gather(1, index);
-}
-
 } // namespace
 
 at::Tensor targetLogitsAfterPrefix(const model::CausalLM& lm, const PrefixState& prefix,
@@ -168,7 +159,8 @@ at::Tensor targetLogitsAfterPrefix(const model::CausalLM& lm, const PrefixState&
                                    validSlots(rowLengths, width, device)},
                                   1); // [B, P + T]
     input.past = prefix.length > 0 ? &past : nullptr;
-    return gatherTargets(lm.forward(input).logits, targetIndex, 0);
+    input.logitIndices = targetIndex; // the [T, V] head product only where targets are scored
+    return lm.forward(input).logits;  // [B, L, V]
 }
 
 at::Tensor studentTargetLogits(const model::CausalLM& lm, const at::Tensor& prefixEmbeds,
@@ -190,8 +182,9 @@ at::Tensor studentTargetLogits(const model::CausalLM& lm, const at::Tensor& pref
         at::arange(total, longOn(device)).unsqueeze(0).expand({count, total}).contiguous(); // [B, P0 + T]
     input.attentionMask = at::cat({at::ones({count, prefixLength}, longOn(device).dtype(at::kBool)),
                                    validSlots(rowLengths, width, device)},
-                                  1); // [B, P0 + T]
-    return gatherTargets(lm.forward(input).logits, targetIndex, prefixLength);
+                                  1);                // [B, P0 + T]
+    input.logitIndices = targetIndex + prefixLength; // [B, L]
+    return lm.forward(input).logits;                 // [B, L, V]
 }
 
 } // namespace sp::engine

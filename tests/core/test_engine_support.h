@@ -1,0 +1,110 @@
+#pragma once
+// A tiny random model with a byte-level codec, for the engine's training tests: ids 0..255 are
+// bytes, 256 is BOS (put before every text, as Llama tokenizers do) and 257 is EOS.
+#include "engine/optimizer.h"
+#include "engine/task.h"
+#include "model/causal_lm.h"
+
+#include <string>
+#include <vector>
+
+namespace enginetest {
+
+constexpr std::int32_t kBos = 256;
+constexpr std::int32_t kEos = 257;
+
+inline sp::ModelConfig tinyConfig(sp::Architecture architecture)
+{
+    sp::ModelConfig config;
+    config.architecture = architecture;
+    config.modelType = architecture == sp::Architecture::Llama ? "llama" : "gpt2";
+    config.vocabSize = 258;
+    config.hiddenSize = 32;
+    config.numLayers = 2;
+    config.numHeads = 4;
+    config.numKeyValueHeads = architecture == sp::Architecture::Llama ? 2 : 4;
+    config.headDim = 8;
+    config.intermediateSize = 64;
+    config.maxPositionEmbeddings = 160;
+    config.activation = architecture == sp::Architecture::Llama ? "silu" : "gelu_new";
+    config.normEpsilon = 1e-5;
+    config.tieWordEmbeddings = architecture == sp::Architecture::Gpt2;
+    config.bosTokenId = kBos;
+    config.eosTokenIds = {kEos};
+    return config;
+}
+
+// Large random weights make the model's predictions depend strongly on the context, so that
+// compressing it is a real task.
+inline sp::engine::EngineModel tinyModel(sp::Architecture architecture = sp::Architecture::Llama,
+                                         std::uint64_t seed = 7, bool withBos = true)
+{
+    sp::model::RandomInit init;
+    init.weightStd = 0.25;
+    sp::engine::EngineModel model;
+    model.lm = sp::model::CausalLM::createRandom(tinyConfig(architecture), seed, at::kCPU, at::kFloat, init);
+    model.encode = [](const std::string& text) {
+        return std::vector<std::int32_t>(reinterpret_cast<const unsigned char*>(text.data()),
+                                         reinterpret_cast<const unsigned char*>(text.data()) + text.size());
+    };
+    model.decode = [](const std::vector<std::int32_t>& ids) {
+        std::string text;
+        for (std::int32_t id : ids)
+            if (id < 256)
+                text.push_back(char(id));
+        return text;
+    };
+    model.piece = [](std::int32_t id) {
+        return id < 256 ? std::string(1, char(id)) : std::string("<special>");
+    };
+    model.isSpecial = [](std::int32_t id) { return id >= 256; };
+    if (withBos)
+        model.prefixIds = {kBos};
+    model.stopIds = {kEos};
+    model.identity = std::string("test-random-") +
+                     (architecture == sp::Architecture::Llama ? "llama" : "gpt2") + "-" +
+                     std::to_string(seed) + (withBos ? "-bos" : "");
+    return model;
+}
+
+inline std::string tinyContext()
+{
+    return "Rules: answer in capitals, start with OK, end with a dot. Glossary: zorp = blue.";
+}
+
+inline std::vector<sp::Query> tinyQueries(int count = 12)
+{
+    static const char* const texts[] = {
+        "What is zorp?", "Say hi",     "Name a colour", "2+2=",   "Who are you?", "Why?",
+        "Spell cat",     "Count to 3", "zorp zorp",     "Rules?", "End it",       "Begin",
+        "Capital of X?", "A dot?",     "OK or not",     "blue?"};
+    std::vector<sp::Query> queries;
+    for (int i = 0; i < count; ++i)
+        queries.push_back({texts[i % 16], "", false});
+    return queries;
+}
+
+inline sp::CompressionTask makeTask(sp::engine::EngineModel model = tinyModel(),
+                                    std::string context = tinyContext(),
+                                    std::vector<sp::Query> queries = tinyQueries())
+{
+    return sp::CompressionTask(
+        sp::engine::makeTaskImpl(std::move(model), std::move(context), std::move(queries)));
+}
+
+inline sp::TrainConfig fastConfig()
+{
+    sp::TrainConfig config;
+    config.k = 4;
+    config.steps = 200;
+    config.learningRate = 0.05;
+    config.warmupSteps = 5;
+    config.batchSize = 8;
+    config.evalInterval = 50;
+    config.checkpointInterval = 0;
+    config.init = sp::InitKind::Text;
+    config.seed = 3;
+    return config;
+}
+
+} // namespace enginetest
