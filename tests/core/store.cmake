@@ -20,3 +20,13 @@ target_include_directories(test_store_crash PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(test_store_crash PRIVATE SQLite::SQLite3)
 target_compile_definitions(test_store_crash PRIVATE SP_STORE_WRITER_PATH="$<TARGET_FILE:store_test_writer>")
 add_dependencies(test_store_crash store_test_writer)
+
+sp_add_qtest(test_store_peft SOURCES test_store_peft.cpp LABELS core)
+target_include_directories(test_store_peft PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(test_store_peft PRIVATE SQLite::SQLite3)
+
+# The runs commands of the real CLI (and, once `softprompt train --db` exists, its crash safety).
+sp_add_qtest(test_store_cli SOURCES test_store_cli.cpp LABELS core cli TIMEOUT 300)
+target_include_directories(test_store_cli PRIVATE ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(test_store_cli PRIVATE SQLite::SQLite3)
+add_dependencies(test_store_cli softprompt)
