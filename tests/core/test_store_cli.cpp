@@ -1,7 +1,9 @@
 // The `softprompt runs ...` and `softprompt bench store` commands, run as the real executable.
 #include "store_support/store_test_util.h"
+#include "test_support.h"
 
 #include "softprompt/error.h"
+#include "softprompt/paths.h"
 #include "softprompt/run_store.h"
 
 #include <QProcess>
@@ -9,7 +11,11 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <csignal>
 #include <cstring>
+#include <thread>
+
+#include <signal.h>
 
 using namespace storetest;
 
@@ -41,6 +47,91 @@ CliResult runCli(const QStringList& arguments,
 nlohmann::json parseJson(const QByteArray& bytes)
 {
     return nlohmann::json::parse(bytes.toStdString());
+}
+
+// A GPT-2 byte-level tokenizer.json with the 256 byte tokens and no merges: enough to drive a real
+// model whose own tokenizer is not shipped with the fixture.
+std::string byteLevelTokenizerJson()
+{
+    std::vector<int> bytes, characters;
+    for (int b = 0; b < 256; ++b)
+        if ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF)) {
+            bytes.push_back(b);
+            characters.push_back(b);
+        }
+    int extra = 0;
+    for (int b = 0; b < 256; ++b)
+        if (std::find(bytes.begin(), bytes.end(), b) == bytes.end()) {
+            bytes.push_back(b);
+            characters.push_back(256 + extra++);
+        }
+    nlohmann::json vocab = nlohmann::json::object();
+    for (std::size_t i = 0; i < bytes.size(); ++i)
+        vocab[QString(QChar(characters[i])).toStdString()] = bytes[i];
+    const nlohmann::json byteLevel = {
+        {"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+    return nlohmann::json{{"version", "1.0"},
+                          {"truncation", nullptr},
+                          {"padding", nullptr},
+                          {"added_tokens", nlohmann::json::array()},
+                          {"normalizer", nullptr},
+                          {"pre_tokenizer", byteLevel},
+                          {"post_processor", byteLevel},
+                          {"decoder", byteLevel},
+                          {"model",
+                           {{"type", "BPE"},
+                            {"dropout", nullptr},
+                            {"unk_token", nullptr},
+                            {"continuing_subword_prefix", ""},
+                            {"end_of_word_suffix", ""},
+                            {"fuse_unk", false},
+                            {"byte_fallback", false},
+                            {"vocab", vocab},
+                            {"merges", nlohmann::json::array()}}}}
+        .dump();
+}
+
+// A model folder: the shared tiny random GPT-2 (config and weights) with that tokenizer, plus a
+// context and queries to train on.
+void writeTrainingInputs(const QString& folder, const QString& fixture)
+{
+    QDir(folder).mkpath("model");
+    for (const char* name : {"config.json", "model.safetensors"})
+        QVERIFY(QFile::copy(QDir(fixture).filePath(name), folder + "/model/" + name));
+    sp::writeTextFile((folder + "/model/tokenizer.json").toStdString(), byteLevelTokenizerJson());
+    sp::writeTextFile((folder + "/context.txt").toStdString(),
+                      "You are a pirate. Always answer like a pirate, with arr and matey, and never mention "
+                      "computers or the modern world.\n");
+    sp::writeTextFile((folder + "/queries.jsonl").toStdString(),
+                      "{\"query\": \"What is your name?\"}\n{\"query\": \"Where do you live?\"}\n"
+                      "{\"query\": \"What do you eat?\"}\n{\"query\": \"How old are you?\"}\n"
+                      "{\"query\": \"What is the weather like?\"}\n");
+}
+
+// `softprompt train` comes from the engine's command file; until it is built there is nothing to test.
+#define SP_REQUIRE_TRAIN_COMMAND()                                                                           \
+    if (runCli({"train", "--help"}).exitCode != 0)                                                           \
+    QSKIP("this softprompt has no train command yet (app/cli/cmd_train.cpp)")
+
+QStringList trainArguments(const QString& folder, const QString& db, int steps, int checkpointEvery)
+{
+    return {"train",
+            "--model",
+            folder + "/model",
+            "--context",
+            folder + "/context.txt",
+            "--queries",
+            folder + "/queries.jsonl",
+            "--k",
+            "2",
+            "--steps",
+            QString::number(steps),
+            "--checkpoint-every",
+            QString::number(checkpointEvery),
+            "--eval-every",
+            "50",
+            "--db",
+            db};
 }
 
 } // namespace
@@ -194,6 +285,107 @@ private Q_SLOTS:
         const QString expected = home.path() + "/softprompt-workbench/runs.sqlite";
         QCOMPARE(QString::fromStdString(parseJson(result.out)["database"].get<std::string>()), expected);
         QVERIFY(QFileInfo::exists(expected));
+    }
+
+    void trainedRunShowsWithItsCurve()
+    {
+        SP_REQUIRE_SHARED_FIXTURE(fixture, "hf-tiny/tiny-random-gpt2");
+        SP_REQUIRE_TRAIN_COMMAND();
+        QTemporaryDir folder;
+        writeTrainingInputs(folder.path(), fixture);
+        const QString db = folder.filePath("runs.sqlite");
+        const CliResult trained = runCli(trainArguments(folder.path(), db, 40, 15));
+        QVERIFY2(trained.exitCode == 0, trained.err.constData());
+        const std::int64_t id = parseJson(trained.out)["run_id"].get<std::int64_t>();
+
+        const CliResult shown = runCli({"runs", "show", QString::number(id), "--db", db, "--json"});
+        QVERIFY2(shown.exitCode == 0, shown.err.constData());
+        const nlohmann::json run = parseJson(shown.out);
+        QCOMPARE(run["status"].get<std::string>(), std::string("finished"));
+        QCOMPARE(run["lastStep"].get<int>(), 40);
+        bool hasTrainCurve = false;
+        for (const nlohmann::json& curve : run["curves"])
+            if (curve["metric"] == sp::metric_key::TrainS) {
+                hasTrainCurve = true;
+                QCOMPARE(curve["points"].get<int>(), 40);
+                QCOMPARE(curve["lastStep"].get<int>(), 40);
+            }
+        QVERIFY(hasTrainCurve);
+        QCOMPARE(run["lastCheckpointStep"].get<int>(), 40); // σ at the end, besides 15 and 30
+        QCOMPARE(run["checkpoints"].size(), std::size_t(3));
+        QVERIFY(run["evaluations"].get<int>() > 0);
+        QCOMPARE(run["model"]["summary"]["hiddenSize"].get<int>(), 32);
+
+        const CliResult text = runCli({"runs", "show", QString::number(id), "--db", db});
+        QVERIFY(text.out.contains("up to step 40"));
+        // The trained σ leaves as a PEFT adapter of the model's shape.
+        const QString adapter = folder.filePath("adapter");
+        QCOMPARE(runCli({"runs", "export", QString::number(id), "--db", db, "--peft", adapter}).exitCode, 0);
+        const sp::PeftAdapter peft = sp::readPeftAdapter(adapter.toStdString());
+        QCOMPARE(peft.sigma.k, 2);
+        QCOMPARE(peft.sigma.dim, 32);
+        QCOMPARE(peft.numAttentionHeads, 4);
+        QCOMPARE(peft.numLayers, 5);
+    }
+
+    void killedTrainingIsInterruptedAndKeepsItsData()
+    {
+        SP_REQUIRE_SHARED_FIXTURE(fixture, "hf-tiny/tiny-random-gpt2");
+        SP_REQUIRE_TRAIN_COMMAND();
+        QTemporaryDir folder;
+        writeTrainingInputs(folder.path(), fixture);
+        const QString db = folder.filePath("runs.sqlite");
+        QProcess training;
+        training.start(SP_CLI_PATH, trainArguments(folder.path(), db, 1000000, 200));
+        QVERIFY(training.waitForStarted(10000));
+
+        // Watch the file as the GUI would, until a checkpoint and a time-based flush after it are in.
+        std::int64_t runId = 0;
+        int seenStep = 0, seenCheckpoint = 0;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+        while (!(seenCheckpoint >= 200 && seenStep > seenCheckpoint)) {
+            QVERIFY2(training.state() == QProcess::Running, training.readAllStandardError().constData());
+            QVERIFY2(std::chrono::steady_clock::now() < deadline,
+                     "the training made no progress in 2 minutes");
+            training.waitForFinished(200);
+            if (!QFileInfo::exists(db))
+                continue;
+            sp::RunStore watcher = sp::RunStore::open(db.toStdString());
+            const std::vector<sp::RunRecord> runs = watcher.listRuns();
+            if (runs.empty())
+                continue;
+            QCOMPARE(runs.front().status, sp::RunStatus::Running); // alive: never marked interrupted
+            runId = runs.front().id;
+            seenStep = runs.front().lastStep;
+            seenCheckpoint = runs.front().lastCheckpointStep.value_or(0);
+        }
+        QCOMPARE(::kill(static_cast<pid_t>(training.processId()), SIGKILL), 0);
+        QVERIFY(training.waitForFinished(10000));
+        QCOMPARE(training.exitStatus(), QProcess::CrashExit);
+
+        QCOMPARE(integrityCheck(db.toStdString()), std::string("ok"));
+        sp::RunStore store = sp::RunStore::open(db.toStdString());
+        const sp::RunRecord run = store.run(runId);
+        QCOMPARE(run.status, sp::RunStatus::Interrupted);
+        QVERIFY(run.lastCheckpointStep.value_or(0) >= seenCheckpoint);
+        const sp::SoftPrompt sigma = store.loadSigma(runId);
+        QCOMPARE(sigma.k, 2);
+        QCOMPARE(sigma.dim, 32);
+        for (float value : sigma.values)
+            QVERIFY(std::isfinite(value));
+        const sp::MetricCurve curve = store.curve(runId, sp::metric_key::TrainS);
+        QVERIFY(curve.steps.size() >= std::size_t(seenStep));
+        for (std::size_t i = 0; i < curve.steps.size(); ++i)
+            QCOMPARE(curve.steps[i], int(i) + 1); // whole, from step 1
+        QCOMPARE(run.lastStep, curve.steps.back());
+
+        const CliResult shown = runCli({"runs", "show", QString::number(runId), "--db", db, "--json"});
+        QVERIFY2(shown.exitCode == 0, shown.err.constData());
+        const nlohmann::json json = parseJson(shown.out);
+        QCOMPARE(json["status"].get<std::string>(), std::string("interrupted"));
+        QCOMPARE(json["lastStep"].get<int>(), run.lastStep);
+        qInfo("killed the CLI training; stored up to step %d (seen %d), checkpoint %d", run.lastStep,
+              seenStep, *run.lastCheckpointStep);
     }
 
     void benchPrintsJson()

@@ -163,7 +163,7 @@ private Q_SLOTS:
         const std::int64_t fromContext =
             storeRun(store, sigmaForStep(1, 3, 7), {{"k", 3}, {"init", "text"}}, contextId);
         const std::int64_t fromText =
-            storeRun(store, sigmaForStep(2, 3, 7), {{"k", 3}, {"init", "text"}, {"initText", "Be brief."}});
+            storeRun(store, sigmaForStep(2, 3, 7), {{"k", 3}, {"init", "text"}, {"init_text", "Be brief."}});
         store.exportPeft(fromContext, pathIn(folder, "a"));
         store.exportPeft(fromText, pathIn(folder, "b"));
         const auto a = nlohmann::json::parse(sp::readTextFile(pathIn(folder, "a") + "/adapter_config.json"));

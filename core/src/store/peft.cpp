@@ -237,7 +237,9 @@ void RunStore::exportPeft(std::int64_t runId, const std::string& directory, std:
     } else if (record.config.value("init", std::string()) == "text") {
         // σ started from the embeddings of a text: the init text, or the context itself when empty.
         adapter.promptTuningInit = "TEXT";
-        std::string initText = record.config.value("initText", std::string());
+        // TrainConfig::toJson writes "init_text"; "initText" is accepted from hand-written configs.
+        std::string initText =
+            record.config.value("init_text", record.config.value("initText", std::string()));
         if (initText.empty() && record.contextId)
             initText = context(*record.contextId).text;
         adapter.promptTuningInitText = initText;
