@@ -149,6 +149,34 @@ private Q_SLOTS:
         QCOMPARE(prefix.cache.length(), std::int64_t(9));
     }
 
+    // Prefills longer than 256 tokens attend in blocks of query rows; shorter ones in one piece.
+    void longPrefillBlocksMatchSinglePass_data()
+    {
+        QTest::addColumn<QString>("architecture");
+        QTest::newRow("gpt2") << "gpt2";
+        QTest::newRow("llama") << "llama";
+    }
+    void longPrefillBlocksMatchSinglePass()
+    {
+        QFETCH(QString, architecture);
+        sp::ModelConfig config = configNamed(architecture.toStdString());
+        config.maxPositionEmbeddings = 400;
+        const auto model = randomModel(config);
+        at::NoGradGuard noGrad;
+        const at::Tensor ids = randomIds(2, 300, config.vocabSize, 71); // [2, 300]
+        const at::Tensor blocked = model->forwardIds(ids).logits;       // [2, 300, V], in blocks
+        const auto prefix = model->forwardIds(ids.narrow(1, 0, 170), nullptr, true);
+        const at::Tensor rest = model->forwardIds(ids.narrow(1, 170, 130), &prefix.cache).logits;
+        double worst = std::max(maxAbsDiff(blocked.narrow(1, 0, 170), prefix.logits),
+                                maxAbsDiff(blocked.narrow(1, 170, 130), rest));
+        // A left-padded long row in blocks equals the same row alone.
+        const std::vector<at::Tensor> rows{ids[0], ids[1].narrow(0, 0, 280)};
+        const at::Tensor padded = paddedForward(*model, rows, /*leftPadding=*/true); // [2, 300, V]
+        worst = std::max(worst, maxAbsDiff(padded[1].narrow(0, 20, 280), blocked[1].narrow(0, 0, 280)));
+        qInfo("%s: max |blocked long prefill - single-pass pieces| = %.3g", qPrintable(architecture), worst);
+        QVERIFY2(worst <= 1e-5, qPrintable(QString::number(worst)));
+    }
+
     void gradientMatchesFiniteDifferences_data() { addArchitectureRows(); }
     void gradientMatchesFiniteDifferences()
     {

@@ -11,6 +11,7 @@ sp_core_library(sp_model TORCH SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/generation.cpp
     ${CMAKE_CURRENT_LIST_DIR}/layers.cpp
     ${CMAKE_CURRENT_LIST_DIR}/loaded_model.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/model_bench.cpp
     ${CMAKE_CURRENT_LIST_DIR}/model_handle.cpp
     ${CMAKE_CURRENT_LIST_DIR}/model_identity.cpp
     ${CMAKE_CURRENT_LIST_DIR}/model_io.cpp

@@ -16,9 +16,23 @@ std::string lengthText(std::int64_t value)
     return std::to_string(value);
 }
 
-at::Tensor linear(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias)
+// input [N, in] times weight [out, in] transposed, plus bias: [N, out]. A single row goes through
+// GEMV, which streams the weight once; GEMM would first pack all of it (3x slower when decoding).
+at::Tensor project(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias = {})
 {
+    if (input.size(0) == 1) {
+        const at::Tensor row = at::mv(weight, input[0]); // [out]
+        return (bias.defined() ? row + bias : row).unsqueeze(0);
+    }
     return bias.defined() ? at::linear(input, weight, bias) : at::linear(input, weight);
+}
+
+// The same for GPT-2's Conv1D layout, weight [in, out].
+at::Tensor conv1d(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias)
+{
+    if (input.size(0) == 1)
+        return (at::mv(weight.t(), input[0]) + bias).unsqueeze(0);
+    return at::addmm(bias, input, weight);
 }
 
 at::Tensor catDefined(const std::vector<at::Tensor>& parts)
@@ -28,7 +42,7 @@ at::Tensor catDefined(const std::vector<at::Tensor>& parts)
 
 // The causal mask over [past, new] keys: query t (at index P + t) sees keys 0..P+t that the
 // attention mask allows, and always itself, so padded rows stay finite.
-at::Tensor allowedKeys(const at::Tensor& keyMask, std::int64_t pastLength, std::int64_t newLength)
+AttentionMask allowedKeys(const at::Tensor& keyMask, std::int64_t pastLength, std::int64_t newLength)
 {
     const std::int64_t span = pastLength + newLength;
     const at::TensorOptions longOptions = at::TensorOptions().dtype(at::kLong).device(keyMask.device());
@@ -37,7 +51,10 @@ at::Tensor allowedKeys(const at::Tensor& keyMask, std::int64_t pastLength, std::
     const at::Tensor causal = keyIndex <= queryIndex;                                             // [T, S]
     const at::Tensor self = keyIndex == queryIndex;                                               // [T, S]
     const at::Tensor allowed = (causal.unsqueeze(0) & keyMask.unsqueeze(1)) | self.unsqueeze(0);  // [B, T, S]
-    return allowed.unsqueeze(1); // [B, 1, T, S]
+    AttentionMask mask;
+    mask.allowed = allowed.unsqueeze(1); // [B, 1, T, S]
+    mask.blocked = mask.allowed.logical_not();
+    return mask;
 }
 
 at::Tensor pastFor(const at::Tensor& past, std::int64_t batch)
@@ -50,7 +67,7 @@ struct LayerContext {
     std::int64_t length = 0;
     const at::Tensor* pastKeys = nullptr;   // [B or 1, Hkv, P, Dh]
     const at::Tensor* pastValues = nullptr; // [B or 1, Hkv, P, Dh]
-    const at::Tensor* allowed = nullptr;    // [B, 1, T, S]
+    const AttentionMask* mask = nullptr;
     const RotaryTables* rotary = nullptr;
     KVCache* cacheOut = nullptr;
 };
@@ -77,18 +94,18 @@ at::Tensor gpt2Attention(const CausalLM::Impl& model, const DecoderLayer& layer,
     const ModelConfig& config = model.config;
     const std::int64_t heads = config.numHeads;
     const std::int64_t headDim = config.headDim;
-    const at::Tensor qkv = at::addmm(layer.attentionBias, hidden, layer.attentionWeight) // [B*T, 3d]
+    const at::Tensor qkv = conv1d(hidden, layer.attentionWeight, layer.attentionBias) // [B*T, 3d]
                                .view({context.batch, context.length, 3, heads, headDim})
                                .permute({2, 0, 3, 1, 4}); // [3, B, H, T, Dh]
     const at::Tensor queries = qkv[0];                    // [B, H, T, Dh]
     at::Tensor keys = qkv[1];                             // [B, H, T, Dh]
     at::Tensor values = qkv[2];                           // [B, H, T, Dh]
     joinPast(context, keys, values);
-    const at::Tensor attended = groupedAttention(queries, keys, values, *context.allowed,
+    const at::Tensor attended = groupedAttention(queries, keys, values, *context.mask,
                                                  1.0 / std::sqrt(double(headDim))); // [B, H, T, Dh]
     const at::Tensor merged =
         attended.transpose(1, 2).reshape({context.batch * context.length, heads * headDim});
-    return at::addmm(layer.attentionOutBias, merged, layer.attentionOutWeight); // [B*T, d]
+    return conv1d(merged, layer.attentionOutWeight, layer.attentionOutBias); // [B*T, d]
 }
 
 at::Tensor llamaAttention(const CausalLM::Impl& model, const DecoderLayer& layer, const at::Tensor& hidden,
@@ -100,10 +117,10 @@ at::Tensor llamaAttention(const CausalLM::Impl& model, const DecoderLayer& layer
     const std::int64_t headDim = config.headDim;
     at::Tensor projected; // [B*T, (H + 2 Hkv) * Dh]
     if (layer.qkvWeight.defined())
-        projected = linear(hidden, layer.qkvWeight, layer.qkvBias);
+        projected = project(hidden, layer.qkvWeight, layer.qkvBias);
     else
-        projected = linear(hidden, at::cat({layer.qWeight, layer.kWeight, layer.vWeight}, 0),
-                           catDefined({layer.qBias, layer.kBias, layer.vBias}));
+        projected = project(hidden, at::cat({layer.qWeight, layer.kWeight, layer.vWeight}, 0),
+                            catDefined({layer.qBias, layer.kBias, layer.vBias}));
     const at::Tensor split = projected.view({context.batch, context.length, heads + 2 * kvHeads, headDim});
     const at::Tensor queries =
         applyRotary(split.narrow(2, 0, heads).transpose(1, 2), *context.rotary); // [B, H, T, Dh]
@@ -111,18 +128,18 @@ at::Tensor llamaAttention(const CausalLM::Impl& model, const DecoderLayer& layer
         applyRotary(split.narrow(2, heads, kvHeads).transpose(1, 2), *context.rotary); // [B, Hkv, T, Dh]
     at::Tensor values = split.narrow(2, heads + kvHeads, kvHeads).transpose(1, 2);     // [B, Hkv, T, Dh]
     joinPast(context, keys, values);
-    const at::Tensor attended = groupedAttention(queries, keys, values, *context.allowed,
+    const at::Tensor attended = groupedAttention(queries, keys, values, *context.mask,
                                                  std::pow(double(headDim), -0.5)); // [B, H, T, Dh]
     const at::Tensor merged =
         attended.transpose(1, 2).reshape({context.batch * context.length, heads * headDim});
-    return linear(merged, layer.oWeight, layer.oBias); // [B*T, d]
+    return project(merged, layer.oWeight, layer.oBias); // [B*T, d]
 }
 
 at::Tensor gpt2Mlp(const CausalLM::Impl& model, const DecoderLayer& layer, const at::Tensor& hidden)
 {
     const at::Tensor inner =
-        applyActivation(model.activation, at::addmm(layer.fcBias, hidden, layer.fcWeight)); // [B*T, I]
-    return at::addmm(layer.mlpOutBias, inner, layer.mlpOutWeight);                          // [B*T, d]
+        applyActivation(model.activation, conv1d(hidden, layer.fcWeight, layer.fcBias)); // [B*T, I]
+    return conv1d(inner, layer.mlpOutWeight, layer.mlpOutBias);                          // [B*T, d]
 }
 
 at::Tensor llamaMlp(const CausalLM::Impl& model, const DecoderLayer& layer, const at::Tensor& hidden)
@@ -130,13 +147,13 @@ at::Tensor llamaMlp(const CausalLM::Impl& model, const DecoderLayer& layer, cons
     const std::int64_t inner = model.config.intermediateSize;
     at::Tensor gateUp; // [B*T, 2 I]
     if (layer.gateUpWeight.defined())
-        gateUp = linear(hidden, layer.gateUpWeight, layer.gateUpBias);
+        gateUp = project(hidden, layer.gateUpWeight, layer.gateUpBias);
     else
-        gateUp = linear(hidden, at::cat({layer.gateWeight, layer.upWeight}, 0),
-                        catDefined({layer.gateBias, layer.upBias}));
+        gateUp = project(hidden, at::cat({layer.gateWeight, layer.upWeight}, 0),
+                         catDefined({layer.gateBias, layer.upBias}));
     const at::Tensor gated = applyActivation(model.activation, gateUp.narrow(1, 0, inner)) *
                              gateUp.narrow(1, inner, inner); // [B*T, I]
-    return linear(gated, layer.downWeight, layer.downBias);  // [B*T, d]
+    return project(gated, layer.downWeight, layer.downBias); // [B*T, d]
 }
 
 } // namespace
@@ -320,8 +337,8 @@ ForwardOutput CausalLM::forward(const ForwardInput& input) const
     checkSequenceLength(span, "the sequence (past " + lengthText(pastLength) + " + new " +
                                   lengthText(length) + ")");
 
-    const at::Tensor allowed = allowedKeys(keyMask, pastLength, length); // [B, 1, T, S]
-    at::Tensor hidden = embeds.to(model.device, model.dtype);            // [B, T, d]
+    const AttentionMask mask = allowedKeys(keyMask, pastLength, length);
+    at::Tensor hidden = embeds.to(model.device, model.dtype); // [B, T, d]
     RotaryTables rotary;
     if (model.isGpt2())
         hidden = hidden + at::embedding(model.positionEmbedding, positions);
@@ -333,7 +350,7 @@ ForwardOutput CausalLM::forward(const ForwardInput& input) const
     LayerContext context;
     context.batch = batch;
     context.length = length;
-    context.allowed = &allowed;
+    context.mask = &mask;
     context.rotary = &rotary;
     context.cacheOut = input.returnCache ? &output.cache : nullptr;
     const double epsilon = config.normEpsilon;
@@ -367,7 +384,10 @@ ForwardOutput CausalLM::forward(const ForwardInput& input) const
             1, indices.unsqueeze(-1).expand({batch, indices.size(1), config.hiddenSize})); // [B, N, d]
     }
     const at::ScalarType logitType = model.dtype == at::kDouble ? at::kDouble : at::kFloat;
-    output.logits = at::linear(hidden, model.lmHead).to(logitType); // [B, T or N, V]
+    const std::int64_t rows = hidden.size(1);
+    output.logits = project(hidden.reshape({batch * rows, config.hiddenSize}), model.lmHead)
+                        .view({batch, rows, config.vocabSize})
+                        .to(logitType); // [B, T or N, V]
     return output;
 }
 

@@ -95,8 +95,10 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// Applies the process-wide CPU thread count (all cores unless OMP_NUM_THREADS says otherwise).
-// Debian's LibTorch otherwise starts with one OpenMP thread.
+// Applies the process-wide CPU thread count once (Debian's LibTorch otherwise starts with one
+// OpenMP thread): OMP_NUM_THREADS when set, else every core that the one-minute load average leaves
+// free (at least one), because libgomp's spin-waiting collapses when threads outnumber free cores.
 void configureCpuThreads();
+int chooseCpuThreads(); // what configureCpuThreads applies
 
 } // namespace sp::model

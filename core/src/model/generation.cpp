@@ -22,15 +22,22 @@ std::vector<std::int64_t> greedyDecode(const CausalLM& model, const std::vector<
     std::vector<std::int64_t> generated;
     if (steps <= 0)
         return generated;
-    at::Tensor ids = at::tensor(promptIds, at::kLong).view({1, promptLength}); // [1, T]
-    ForwardOutput output = model.forwardIds(ids, nullptr, /*returnCache=*/true);
+    const at::TensorOptions longOptions = at::TensorOptions().dtype(at::kLong).device(model.device());
+    ForwardInput prefill;
+    prefill.inputsEmbeds = model.embed(at::tensor(promptIds, at::kLong).view({1, promptLength})); // [1, T, d]
+    prefill.positions = at::arange(promptLength, longOptions).unsqueeze(0);                       // [1, T]
+    prefill.attentionMask = at::ones({1, promptLength}, longOptions.dtype(at::kBool));            // [1, T]
+    prefill.logitIndices =
+        at::full({1, 1}, promptLength - 1, longOptions); // only the last position is needed
+    prefill.returnCache = true;
+    ForwardOutput output = model.forward(prefill);
     for (std::int64_t step = 0; step < steps; ++step) {
         const std::int64_t next = output.logits[0][-1].argmax().item<std::int64_t>();
         generated.push_back(next);
         if (std::find(stopIds.begin(), stopIds.end(), next) != stopIds.end() || step + 1 == steps)
             break;
         const KVCache cache = std::move(output.cache);
-        output = model.forwardIds(at::full({1, 1}, next, at::kLong), &cache, /*returnCache=*/true);
+        output = model.forwardIds(at::full({1, 1}, next, longOptions), &cache, /*returnCache=*/true);
     }
     return generated;
 }

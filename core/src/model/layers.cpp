@@ -104,8 +104,12 @@ at::Tensor applyRotary(const at::Tensor& heads, const RotaryTables& tables)
         .contiguous();
 }
 
-at::Tensor groupedAttention(const at::Tensor& queries, const at::Tensor& keys, const at::Tensor& values,
-                            const at::Tensor& allowed, double scale)
+namespace {
+
+#if !(TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1))
+// One block of query rows against the keys they can reach; see groupedAttention.
+at::Tensor attendBlock(const at::Tensor& queries, const at::Tensor& keys, const at::Tensor& values,
+                       const at::Tensor& blocked, double scale)
 {
     const std::int64_t batch = queries.size(0);
     const std::int64_t heads = queries.size(1);
@@ -116,16 +120,7 @@ at::Tensor groupedAttention(const at::Tensor& queries, const at::Tensor& keys, c
     const std::int64_t group = heads / kvHeads;
     // Query heads that share a key/value head become extra rows of one matrix product.
     const at::Tensor grouped =
-        queries.reshape({batch, kvHeads, group * length, headDim}); // [B, Hkv, G*T, Dh]
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-    const at::Tensor groupedMask = allowed.view({batch, 1, 1, length, span})
-                                       .expand({batch, 1, group, length, span})
-                                       .reshape({batch, 1, group * length, span}); // [B, 1, G*T, S]
-    const at::Tensor output =
-        at::scaled_dot_product_attention(grouped, keys, values, groupedMask, 0.0,
-                                         /*is_causal=*/false, scale); // [B, Hkv, G*T, Dh]
-    return output.view({batch, heads, length, headDim});
-#else
+        queries.reshape({batch, kvHeads, group * length, headDim});  // [B, Hkv, G*T, Dh]
     at::Tensor scores = at::matmul(grouped, keys.transpose(-2, -1)); // [B, Hkv, G*T, S]
     const bool halfPrecision = scores.scalar_type() == at::kHalf || scores.scalar_type() == at::kBFloat16;
     if (halfPrecision)
@@ -133,14 +128,56 @@ at::Tensor groupedAttention(const at::Tensor& queries, const at::Tensor& keys, c
     scores.mul_(scale);
     scores = scores.view({batch, kvHeads, group, length, span}); // [B, Hkv, G, T, S]
     // Every row has at least one allowed key (the token itself), so -inf never yields NaN.
-    scores.masked_fill_(allowed.view({batch, 1, 1, length, span}).logical_not(),
-                        -std::numeric_limits<double>::infinity());
+    scores.masked_fill_(blocked.view({batch, 1, 1, length, span}), -std::numeric_limits<double>::infinity());
     at::Tensor probabilities = at::softmax(scores, -1); // [B, Hkv, G, T, S]
     if (halfPrecision)
         probabilities = probabilities.to(values.scalar_type());
     const at::Tensor output =
         at::matmul(probabilities.view({batch, kvHeads, group * length, span}), values); // [B, Hkv, G*T, Dh]
     return output.view({batch, heads, length, headDim});
+}
+#endif
+
+} // namespace
+
+at::Tensor groupedAttention(const at::Tensor& queries, const at::Tensor& keys, const at::Tensor& values,
+                            const AttentionMask& mask, double scale)
+{
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+    const std::int64_t batch = queries.size(0);
+    const std::int64_t heads = queries.size(1);
+    const std::int64_t length = queries.size(2);
+    const std::int64_t headDim = queries.size(3);
+    const std::int64_t kvHeads = keys.size(1);
+    const std::int64_t span = keys.size(2);
+    const std::int64_t group = heads / kvHeads;
+    const at::Tensor grouped =
+        queries.reshape({batch, kvHeads, group * length, headDim}); // [B, Hkv, G*T, Dh]
+    const at::Tensor groupedMask = mask.allowed.view({batch, 1, 1, length, span})
+                                       .expand({batch, 1, group, length, span})
+                                       .reshape({batch, 1, group * length, span}); // [B, 1, G*T, S]
+    const at::Tensor output =
+        at::scaled_dot_product_attention(grouped, keys, values, groupedMask, 0.0,
+                                         /*is_causal=*/false, scale); // [B, Hkv, G*T, Dh]
+    return output.view({batch, heads, length, headDim});
+#else
+    // Long prefills go in blocks of query rows, each against only the keys it can reach (the keys
+    // up to its last row), which skips most of the masked upper triangle.
+    constexpr std::int64_t blockRows = 128;
+    const std::int64_t length = queries.size(2);
+    const std::int64_t span = keys.size(2);
+    const at::Tensor blocked = mask.blocked.squeeze(1); // [B, T, S]
+    if (length <= 2 * blockRows)
+        return attendBlock(queries, keys, values, blocked, scale);
+    std::vector<at::Tensor> outputs;
+    for (std::int64_t start = 0; start < length; start += blockRows) {
+        const std::int64_t rows = std::min(blockRows, length - start);
+        const std::int64_t reach = span - length + start + rows;
+        outputs.push_back(
+            attendBlock(queries.narrow(2, start, rows), keys.narrow(2, 0, reach), values.narrow(2, 0, reach),
+                        blocked.narrow(1, start, rows).narrow(2, 0, reach).contiguous(), scale));
+    }
+    return at::cat(outputs, 2); // [B, H, T, Dh]
 #endif
 }
 

@@ -35,11 +35,17 @@ RotaryTables rotaryTables(const at::Tensor& inverseFrequencies, const at::Tensor
 // `heads` [B, H, T, Dh] -> [B, H, T, Dh] contiguous.
 at::Tensor applyRotary(const at::Tensor& heads, const RotaryTables& tables);
 
+// Which keys each new token may attend to, built once per forward and shared by every layer.
+struct AttentionMask {
+    at::Tensor allowed; // [B, 1, T, S] bool
+    at::Tensor blocked; // [B, 1, T, S] bool, the complement
+};
+
 // Scaled dot-product attention with grouped key/value heads (query head h reads key/value head
 // h / (H / Hkv), as repeat_kv does) without materialising the repeated keys.
-//   queries [B, H, T, Dh], keys and values [B, Hkv, S, Dh], allowed [B, 1, T, S] bool.
+//   queries [B, H, T, Dh], keys and values [B, Hkv, S, Dh] (the last T keys are the queries' own).
 // Softmax runs in float32 for half-precision models. Returns [B, H, T, Dh].
 at::Tensor groupedAttention(const at::Tensor& queries, const at::Tensor& keys, const at::Tensor& values,
-                            const at::Tensor& allowed, double scale);
+                            const AttentionMask& mask, double scale);
 
 } // namespace sp::model

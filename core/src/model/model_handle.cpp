@@ -89,4 +89,18 @@ std::vector<ModelHandle::PositionScore> ModelHandle::score(const std::string& te
     return scores;
 }
 
+std::vector<float> ModelHandle::logits(const std::vector<std::int32_t>& ids) const
+{
+    if (ids.empty())
+        throw Error("no token ids given; pass at least one id");
+    const model::CausalLM& model = impl().model();
+    model.checkSequenceLength(std::int64_t(ids.size()), "the ids");
+    c10::InferenceMode inference;
+    const at::Tensor idTensor = at::tensor(std::vector<std::int64_t>(ids.begin(), ids.end()), at::kLong)
+                                    .view({1, std::int64_t(ids.size())}); // [1, T]
+    const at::Tensor values =
+        model.forwardIds(idTensor).logits[0].to(at::kCPU, at::kFloat).contiguous(); // [T, V]
+    return std::vector<float>(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+}
+
 } // namespace sp

@@ -1,0 +1,202 @@
+// softprompt bench model: load time, prefill and decode throughput, and the prefill's achieved
+// GFLOP/s next to a GEMM of the model's own MLP shape measured in the same run.
+#include "model/causal_lm.h"
+#include "model/loaded_model.h"
+#include "softprompt/error.h"
+#include "softprompt/model_handle.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+
+namespace sp {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start)
+{
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> values)
+{
+    std::sort(values.begin(), values.end());
+    const std::size_t middle = values.size() / 2;
+    return values.size() % 2 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
+}
+
+double timeOnce(const std::function<void()>& work)
+{
+    const auto start = Clock::now();
+    work();
+    return secondsSince(start);
+}
+
+double minimum(const std::vector<double>& values)
+{
+    return *std::min_element(values.begin(), values.end());
+}
+
+// Matrix-multiply FLOPs of one forward over `length` new tokens with logits at `logitPositions`.
+double forwardFlops(const ModelConfig& c, double length, double logitPositions)
+{
+    const double d = double(c.hiddenSize);
+    const double attentionWidth = double(c.numHeads * c.headDim);
+    const double kvWidth = double(c.numKeyValueHeads * c.headDim);
+    const double inner = double(c.intermediateSize);
+    const double mlpMatrices = c.architecture == Architecture::Gpt2 ? 2.0 : 3.0;
+    const double perLayer = 2 * length * d * (attentionWidth + 2 * kvWidth) // q, k, v
+                            + 2 * length * attentionWidth * d               // o
+                            + 4 * length * length * attentionWidth          // QK^T and PV (full square)
+                            + mlpMatrices * 2 * length * d * inner;
+    return double(c.numLayers) * perLayer + 2 * logitPositions * d * double(c.vocabSize);
+}
+
+at::Tensor randomIds(std::int64_t length, std::int64_t vocab, std::uint64_t seed)
+{
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+    return at::randint(vocab, {1, length}, generator, at::kLong); // [1, T]
+}
+
+} // namespace
+
+ModelBenchmark benchmarkModel(const ModelHandle& handle, int prefillTokens, int decodeTokens)
+{
+    const model::LoadedModel& loaded = handle.impl();
+    const model::CausalLM& model = loaded.model();
+    const ModelConfig& config = model.config();
+    if (prefillTokens < 1 || decodeTokens < 1)
+        throw Error("the prefill and decode lengths must be at least 1");
+    const std::int64_t window = loaded.summary().contextWindow;
+    const std::int64_t length = std::min<std::int64_t>(prefillTokens, window);
+    c10::InferenceMode inference;
+
+    ModelBenchmark result;
+    result.loadSeconds = loaded.loadSeconds();
+    result.identitySeconds = loaded.identitySeconds();
+    result.threads = at::get_num_threads();
+    result.prefillTokens = int(length);
+
+    const at::TensorOptions longOptions = at::TensorOptions().dtype(at::kLong).device(model.device());
+    const at::Tensor ids = randomIds(length, config.vocabSize, 1).to(model.device()); // [1, T]
+    model::ForwardInput lastOnly;
+    lastOnly.inputsEmbeds = model.embed(ids);                                     // [1, T, d]
+    lastOnly.positions = at::arange(length, longOptions).unsqueeze(0);            // [1, T]
+    lastOnly.attentionMask = at::ones({1, length}, longOptions.dtype(at::kBool)); // [1, T]
+    lastOnly.logitIndices = at::full({1, 1}, length - 1, longOptions); // generation needs the last only
+    auto synchronise = [&model](const at::Tensor& value) {
+        if (model.device().is_cuda())
+            value.sum().item<double>(); // waits for the queued kernels
+    };
+    synchronise(model.forward(lastOnly).logits); // warm-up: allocator, thread pool, page faults
+
+    // The machine's GEMM rate on the MLP's own shape [T, d] x [d, I] in the model's dtype,
+    // interleaved with the prefills so that both see the same machine load; best of each.
+    const at::TensorOptions options = at::TensorOptions().dtype(model.dtype()).device(model.device());
+    const at::Tensor left = at::randn({length, config.hiddenSize}, options);                   // [T, d]
+    const at::Tensor right = at::randn({config.hiddenSize, config.intermediateSize}, options); // [d, I]
+    at::Tensor product = at::mm(left, right);                                                  // [T, I]
+    std::vector<double> prefillTimes, gemmTimes;
+    const auto measureStart = Clock::now();
+    while (prefillTimes.size() < 3 || (secondsSince(measureStart) < 3.0 && prefillTimes.size() < 20)) {
+        prefillTimes.push_back(timeOnce([&] { synchronise(model.forward(lastOnly).logits); }));
+        for (int repeat = 0; repeat < 3; ++repeat)
+            gemmTimes.push_back(timeOnce([&] {
+                at::mm_out(product, left, right);
+                synchronise(product);
+            }));
+    }
+    result.prefillSeconds = minimum(prefillTimes);
+    result.prefillTokensPerSecond = double(length) / result.prefillSeconds;
+    result.prefillGflop = forwardFlops(config, double(length), 1.0) / 1e9;
+    result.prefillGflopPerSecond = result.prefillGflop / result.prefillSeconds;
+    result.gemmGflopPerSecond = 2.0 * double(length) * double(config.hiddenSize) *
+                                double(config.intermediateSize) / minimum(gemmTimes) / 1e9;
+    result.gemmShape = std::to_string(length) + "x" + std::to_string(config.hiddenSize) + "x" +
+                       std::to_string(config.intermediateSize);
+    std::vector<double> allLogitsTimes;
+    for (int repeat = 0; repeat < 2; ++repeat)
+        allLogitsTimes.push_back(timeOnce([&] { synchronise(model.forwardIds(ids).logits); }));
+    result.prefillAllLogitsTokensPerSecond = double(length) / minimum(allLogitsTimes);
+
+    // Decode: a 128-token prompt, then one token at a time through the KV cache.
+    const std::int64_t promptLength =
+        std::min<std::int64_t>(128, std::max<std::int64_t>(1, window - decodeTokens));
+    const std::int64_t steps = std::min<std::int64_t>(decodeTokens, window - promptLength);
+    if (steps < 1)
+        throw Error("the model's window of " + std::to_string(window) +
+                    " positions leaves no room to decode");
+    model::ForwardOutput output =
+        model.forwardIds(randomIds(promptLength, config.vocabSize, 2).to(model.device()), nullptr, true);
+    std::vector<double> stepTimes;
+    for (std::int64_t step = 0; step < steps; ++step) {
+        stepTimes.push_back(timeOnce([&] {
+            const std::int64_t next = output.logits[0][-1].argmax().item<std::int64_t>();
+            const model::KVCache cache = std::move(output.cache);
+            output = model.forwardIds(at::full({1, 1}, next, longOptions), &cache, true);
+            synchronise(output.logits);
+        }));
+    }
+    result.decodeTokens = int(steps);
+    result.decodeTokensPerSecond = 1.0 / median(stepTimes); // the median step: robust to a noisy machine
+    return result;
+}
+
+std::vector<std::string> randomModelPresets()
+{
+    return {"smollm-135m", "gpt2-small"};
+}
+
+void writeRandomModel(const std::string& folder, const std::string& preset, std::uint64_t seed)
+{
+    ModelConfig config;
+    if (preset == "smollm-135m") {
+        // HuggingFaceTB/SmolLM-135M's config.json.
+        config.modelType = "llama";
+        config.architecture = Architecture::Llama;
+        config.vocabSize = 49152;
+        config.hiddenSize = 576;
+        config.intermediateSize = 1536;
+        config.numLayers = 30;
+        config.numHeads = 9;
+        config.numKeyValueHeads = 3;
+        config.headDim = 64;
+        config.maxPositionEmbeddings = 2048;
+        config.activation = "silu";
+        config.normEpsilon = 1e-5;
+        config.ropeTheta = 10000.0;
+        config.tieWordEmbeddings = true;
+        config.bosTokenId = 0;
+        config.eosTokenIds = {0};
+    } else if (preset == "gpt2-small") {
+        // openai-community/gpt2's config.json.
+        config.modelType = "gpt2";
+        config.architecture = Architecture::Gpt2;
+        config.vocabSize = 50257;
+        config.hiddenSize = 768;
+        config.intermediateSize = 3072;
+        config.numLayers = 12;
+        config.numHeads = 12;
+        config.numKeyValueHeads = 12;
+        config.headDim = 64;
+        config.maxPositionEmbeddings = 1024;
+        config.activation = "gelu_new";
+        config.normEpsilon = 1e-5;
+        config.attentionBias = true;
+        config.bosTokenId = 50256;
+        config.eosTokenIds = {50256};
+    } else {
+        std::string known;
+        for (const std::string& name : randomModelPresets())
+            known += (known.empty() ? "" : ", ") + name;
+        throw Error("unknown random model preset \"" + preset + "\"; known presets: " + known);
+    }
+    model::CausalLM::createRandom(config, seed)->save(folder);
+}
+
+} // namespace sp
