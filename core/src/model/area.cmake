@@ -1,10 +1,4 @@
 # The frozen causal LM (GPT-2 and the Llama family) and the public ModelHandle.
-set(SP_MODEL_DEPS sp_base)
-foreach(dependency sp_formats sp_tokenizer)
-    if(TARGET ${dependency})
-        list(APPEND SP_MODEL_DEPS ${dependency})
-    endif()
-endforeach()
 sp_core_library(sp_model TORCH SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/causal_lm.cpp
     ${CMAKE_CURRENT_LIST_DIR}/cpu_threads.cpp
@@ -16,5 +10,5 @@ sp_core_library(sp_model TORCH SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/model_identity.cpp
     ${CMAKE_CURRENT_LIST_DIR}/model_io.cpp
     ${CMAKE_CURRENT_LIST_DIR}/model_weights.cpp
-    DEPS ${SP_MODEL_DEPS})
+    DEPS sp_base sp_formats sp_tokenizer)
 list(APPEND SP_CORE_AREA_LIBRARIES sp_model)
