@@ -16,6 +16,7 @@
 #include "softprompt/tokenizer.h"
 
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -313,7 +314,8 @@ std::string generateBenchmarkText(std::size_t bytes)
     return text;
 }
 
-// Runs @huggingface/tokenizers on the same text: warm-up, then the best of `repeats` timings.
+// Runs @huggingface/tokenizers on the same text, whole and paragraph by paragraph: a warm-up run,
+// then the best of `repeats` timings (wall clock and process CPU time).
 constexpr const char* kReferenceScript = R"JS(
 const fs = require("fs");
 const path = require("path");
@@ -325,18 +327,29 @@ const version = JSON.parse(fs.readFileSync(
   path.join(cache, "node-reference", "node_modules", "@huggingface", "tokenizers", "package.json"), "utf8")).version;
 const tokenizer = new Tokenizer(JSON.parse(fs.readFileSync(tokenizerPath, "utf8")), {});
 const text = fs.readFileSync(textPath, "utf8");
-let ids = null;
-let first = 0;
-let best = Infinity;
-for (let i = 0; i <= Number(repeats); i++) {
-  const start = process.hrtime.bigint();
-  ids = tokenizer.encode(text, { add_special_tokens: false }).ids;
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  if (i === 0) first = seconds; else best = Math.min(best, seconds);
+const paragraphs = text.split("\n\n").filter((p) => p.length > 0);
+function measure(run) {
+  let ids = [], first = 0, best = Infinity, bestCpu = Infinity;
+  for (let i = 0; i <= Number(repeats); i++) {
+    const cpu = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    ids = run();
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const used = process.cpuUsage(cpu);
+    if (i === 0) first = seconds;
+    else { best = Math.min(best, seconds); bestCpu = Math.min(bestCpu, (used.user + used.system) / 1e6); }
+  }
+  let hash = 2166136261;
+  for (const id of ids) hash = Math.imul(hash ^ id, 16777619) >>> 0;
+  return { first_seconds: first, best_seconds: best, best_cpu_seconds: bestCpu, tokens: ids.length, ids_hash: hash };
 }
-let hash = 2166136261;
-for (const id of ids) { hash = Math.imul(hash ^ id, 16777619) >>> 0; }
-process.stdout.write(JSON.stringify({ version, first_seconds: first, best_seconds: best, tokens: ids.length, ids_hash: hash }));
+const whole = measure(() => tokenizer.encode(text, { add_special_tokens: false }).ids);
+const parts = measure(() => {
+  const all = [];
+  for (const p of paragraphs) for (const id of tokenizer.encode(p, { add_special_tokens: false }).ids) all.push(id);
+  return all;
+});
+process.stdout.write(JSON.stringify({ version, whole, paragraphs: parts }));
 )JS";
 
 std::uint32_t idsHash(const std::vector<std::int32_t>& ids)
@@ -409,6 +422,46 @@ json runReference(const fs::path& cache, const std::string& tokenizerPath, const
     return result;
 }
 
+struct Timing {
+    double firstSeconds = 0.0;
+    double bestSeconds = 1e30;
+    double bestCpuSeconds = 1e30;
+    std::vector<std::int32_t> ids;
+};
+
+double threadCpuSeconds()
+{
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// A warm-up run (reported as the first run: cold word cache), then the best of `repeats`.
+template <typename Encode> Timing measure(int repeats, Encode&& encode)
+{
+    Timing timing;
+    for (int i = 0; i <= repeats; ++i) {
+        const double cpuStart = threadCpuSeconds();
+        const auto start = std::chrono::steady_clock::now();
+        timing.ids = encode();
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double cpuSeconds = threadCpuSeconds() - cpuStart;
+        if (i == 0) {
+            timing.firstSeconds = seconds;
+        } else {
+            timing.bestSeconds = std::min(timing.bestSeconds, seconds);
+            timing.bestCpuSeconds = std::min(timing.bestCpuSeconds, cpuSeconds);
+        }
+    }
+    return timing;
+}
+
+double ratio(double numerator, double denominator)
+{
+    return denominator > 0.0 ? numerator / denominator : 0.0;
+}
+
 struct BenchOptions {
     std::string tokenizer;
     double megabytes = 1.0;
@@ -433,45 +486,81 @@ void runBench(const BenchOptions& options)
     const double loadSeconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - loadStart).count();
 
-    std::vector<std::int32_t> ids;
-    double firstSeconds = 0.0;
-    double bestSeconds = 1e30;
-    for (int i = 0; i <= options.repeats; ++i) {
-        const auto start = std::chrono::steady_clock::now();
-        ids = tokenizer.encode(text, false);
-        const double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        if (i == 0)
-            firstSeconds = seconds;
-        else
-            bestSeconds = std::min(bestSeconds, seconds);
+    std::vector<std::string> paragraphs;
+    for (std::size_t start = 0; start < text.size();) {
+        const std::size_t end = std::min(text.find("\n\n", start), text.size());
+        if (end > start)
+            paragraphs.push_back(text.substr(start, end - start));
+        start = end + 2;
     }
+    const Timing whole = measure(options.repeats, [&]() { return tokenizer.encode(text, false); });
+    const Timing parts = measure(options.repeats, [&]() {
+        std::vector<std::int32_t> all;
+        for (const std::string& paragraph : paragraphs) {
+            const std::vector<std::int32_t> ids = tokenizer.encode(paragraph, false);
+            all.insert(all.end(), ids.begin(), ids.end());
+        }
+        return all;
+    });
+
     const double megabytes = static_cast<double>(text.size()) / 1e6;
     json report{{"benchmark", "tokenizer"},
                 {"tokenizer", tokenizerPath},
                 {"description", tokenizer.description()},
                 {"text_bytes", text.size()},
-                {"tokens", ids.size()},
+                {"tokens", whole.ids.size()},
                 {"load_seconds", loadSeconds},
                 {"repeats", options.repeats},
                 {"cpp",
-                 {{"first_seconds", firstSeconds},
-                  {"best_seconds", bestSeconds},
-                  {"mb_per_s", megabytes / bestSeconds},
-                  {"first_run_mb_per_s", megabytes / firstSeconds}}}};
+                 {{"first_seconds", whole.firstSeconds},
+                  {"best_seconds", whole.bestSeconds},
+                  {"best_cpu_seconds", whole.bestCpuSeconds},
+                  {"mb_per_s", megabytes / whole.bestSeconds},
+                  {"cpu_mb_per_s", megabytes / whole.bestCpuSeconds},
+                  {"first_run_mb_per_s", megabytes / whole.firstSeconds}}}};
+    json perParagraph{{"paragraphs", paragraphs.size()},
+                      {"tokens", parts.ids.size()},
+                      {"cpp_mb_per_s", megabytes / parts.bestSeconds},
+                      {"cpp_cpu_mb_per_s", megabytes / parts.bestCpuSeconds}};
+
     json reference = runReference(cache, tokenizerPath, text, options.repeats);
-    if (reference.value("available", false)) {
-        const double referenceBest = reference.value("best_seconds", 0.0);
-        const double referenceFirst = reference.value("first_seconds", 0.0);
-        reference["engine"] = "@huggingface/tokenizers " + reference.value("version", std::string("?"));
-        reference["mb_per_s"] = referenceBest > 0 ? megabytes / referenceBest : 0.0;
-        reference["first_run_mb_per_s"] = referenceFirst > 0 ? megabytes / referenceFirst : 0.0;
-        reference["same_ids"] = reference.value("tokens", std::size_t{0}) == ids.size() &&
-                                reference.value("ids_hash", std::uint32_t{0}) == idsHash(ids);
-        report["speedup_vs_reference"] = bestSeconds > 0 ? referenceBest / bestSeconds : 0.0;
-        report["first_run_speedup_vs_reference"] = firstSeconds > 0 ? referenceFirst / firstSeconds : 0.0;
+    if (reference.value("available", false) && reference.contains("whole") &&
+        reference.contains("paragraphs")) {
+        const json referenceWhole = reference["whole"];
+        const json referenceParts = reference["paragraphs"];
+        const auto sameIds = [](const json& measured, const std::vector<std::int32_t>& ids) {
+            return measured.value("tokens", std::size_t{0}) == ids.size() &&
+                   measured.value("ids_hash", std::uint32_t{0}) == idsHash(ids);
+        };
+        const double referenceBest = referenceWhole.value("best_seconds", 0.0);
+        const double referenceCpu = referenceWhole.value("best_cpu_seconds", 0.0);
+        const double referenceFirst = referenceWhole.value("first_seconds", 0.0);
+        reference =
+            json{{"available", true},
+                 {"engine", "@huggingface/tokenizers " + reference.value("version", std::string("?"))},
+                 {"node", reference.value("node", std::string())},
+                 {"first_seconds", referenceFirst},
+                 {"best_seconds", referenceBest},
+                 {"best_cpu_seconds", referenceCpu},
+                 {"mb_per_s", ratio(megabytes, referenceBest)},
+                 {"cpu_mb_per_s", ratio(megabytes, referenceCpu)},
+                 {"first_run_mb_per_s", ratio(megabytes, referenceFirst)},
+                 {"same_ids", sameIds(referenceWhole, whole.ids)}};
+        report["speedup_vs_reference"] = ratio(referenceBest, whole.bestSeconds);
+        report["cpu_speedup_vs_reference"] = ratio(referenceCpu, whole.bestCpuSeconds);
+        report["first_run_speedup_vs_reference"] = ratio(referenceFirst, whole.firstSeconds);
+        const double partsBest = referenceParts.value("best_seconds", 0.0);
+        const double partsCpu = referenceParts.value("best_cpu_seconds", 0.0);
+        perParagraph["reference_mb_per_s"] = ratio(megabytes, partsBest);
+        perParagraph["reference_cpu_mb_per_s"] = ratio(megabytes, partsCpu);
+        perParagraph["speedup_vs_reference"] = ratio(partsBest, parts.bestSeconds);
+        perParagraph["cpu_speedup_vs_reference"] = ratio(partsCpu, parts.bestCpuSeconds);
+        perParagraph["same_ids"] = sameIds(referenceParts, parts.ids);
+    } else if (reference.value("available", false)) {
+        reference = json{{"available", false}, {"reason", "the node script reported no timings"}};
     }
     report["reference"] = reference;
+    report["per_paragraph"] = perParagraph;
     spcli::printJson(report);
 }
 

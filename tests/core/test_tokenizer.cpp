@@ -386,6 +386,29 @@ private Q_SLOTS:
             QCOMPARE(tokenizer.decode(tokenizer.encode(text)), std::string(text));
     }
 
+    // SmolLM: Digits(individual) before ByteLevel keeps every digit apart, so the merge of a space
+    // with a digit that GPT-2's regex alone would allow (" 2" is one GPT-2 pre-token) never happens.
+    void smolLmDigitsBeforeByteLevel()
+    {
+        std::vector<std::string> vocab = byteLevelAlphabet();
+        const std::string space = byteLevelChar(' ');
+        vocab.push_back(space + "2");
+        vocab.push_back("in");
+        json config = tokenizerJson(vocab, json{space + " 2", "i n"});
+        config["decoder"] = parse(R"({"type": "ByteLevel"})");
+        const json byteLevel =
+            parse(R"({"type": "ByteLevel", "add_prefix_space": false, "use_regex": true})");
+        config["pre_tokenizer"] = byteLevel;
+        QCOMPARE(tokensOf(load(config), "in 2024"), QString::fromStdString("in|" + space + "2|0|2|4"));
+        config["pre_tokenizer"] =
+            json{{"type", "Sequence"},
+                 {"pretokenizers", json{{{"type", "Digits"}, {"individual_digits", true}}, byteLevel}}};
+        const auto smolLm = load(config);
+        QCOMPARE(tokensOf(smolLm, "in 2024"), QString::fromStdString("in|" + space + "|2|0|2|4"));
+        QCOMPARE(smolLm.description(), std::string("digits-bytelevel"));
+        QCOMPARE(smolLm.decode(smolLm.encode("in 2024")), std::string("in 2024"));
+    }
+
     void decoders_data()
     {
         QTest::addColumn<QByteArray>("decoder");

@@ -226,6 +226,8 @@ private Q_SLOTS:
         QCOMPARE(report.at("description").get<std::string>(), std::string("gpt2-bytelevel"));
         QVERIFY2(report.at("reference").at("available").get<bool>(), report.dump().c_str());
         QVERIFY(report.at("reference").at("same_ids").get<bool>());
+        QVERIFY(report.at("per_paragraph").at("same_ids").get<bool>());
+        QVERIFY(report.at("per_paragraph").at("speedup_vs_reference").get<double>() > 0.0);
         QVERIFY(report.at("speedup_vs_reference").get<double>() > 0.0);
     }
 };

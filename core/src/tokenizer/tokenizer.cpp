@@ -168,6 +168,12 @@ std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool addSpeci
 {
     const Impl& impl = *impl_;
     std::vector<std::int32_t> ids;
+    // Pieces address their text with 32-bit offsets, and byte-level images double the size.
+    constexpr std::size_t kMaxTextBytes = std::size_t{1} << 30;
+    if (text.size() > kMaxTextBytes)
+        throw Error("a text of " + std::to_string(text.size()) +
+                    " bytes is too long to tokenize at once (at most " + std::to_string(kMaxTextBytes) +
+                    "); split it into parts");
     std::string valid = tok::toValidUtf8(text);
     if (!valid.empty()) {
         ids.reserve(valid.size() / 3 + 4);
@@ -189,6 +195,8 @@ std::string Tokenizer::decode(const std::vector<std::int32_t>& ids, bool skipSpe
 }
 
 namespace {
+
+constexpr std::size_t kMaxPendingTokens = 8;
 
 bool endsWithReplacementCharacter(const std::string& text)
 {
@@ -222,8 +230,10 @@ std::vector<std::string> Tokenizer::decodePieces(const std::vector<std::int32_t>
     std::string assembled;
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const std::string text = impl.decodeRange(ids, windowStart, i + 1, false);
+        // A character spans at most four byte tokens; a longer wait means a U+FFFD that stays.
+        const bool waitedLongEnough = i + 1 - windowStart > kMaxPendingTokens;
         if (text.size() < windowText.size() || text.compare(0, windowText.size(), windowText) != 0 ||
-            endsWithReplacementCharacter(text))
+            (endsWithReplacementCharacter(text) && !waitedLongEnough))
             continue;
         pieces[i] = text.substr(windowText.size());
         assembled += pieces[i];
