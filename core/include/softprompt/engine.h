@@ -212,4 +212,20 @@ std::vector<SweepPoint> runCompressionSweep(CompressionTask& task, const TrainCo
                                             const std::vector<int>& ks, const TrainCallbacks& callbacks,
                                             TrainControl& control);
 
+// ---- benchmark ------------------------------------------------------------------------------------
+struct TrainBenchOptions {
+    int steps = 30;
+    int k = 8;
+    int batchSize = 8;
+    int contextTokens = 512; // about; the context is real text repeated to this length
+    int queries = 16;
+    std::uint64_t seed = 0;
+};
+// `softprompt bench train`: steps/s, tokens/s, achieved model GFLOP/s next to this machine's GEMM
+// GFLOP/s, and the teacher-cache speedup, all measured in one run on `model`.
+nlohmann::json benchmarkTraining(const ModelHandle& model, const TrainBenchOptions& options);
+// The same on a seeded random Llama-style model (d = 256, 4 layers) with a byte-level codec, for
+// machines without a model folder.
+nlohmann::json benchmarkTrainingOnRandomModel(const TrainBenchOptions& options);
+
 } // namespace sp

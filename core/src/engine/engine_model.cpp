@@ -79,6 +79,16 @@ CompressionTask::CompressionTask(ModelHandle model, std::string context, std::ve
                                    std::move(queries));
 }
 
+nlohmann::json benchmarkTraining(const ModelHandle& model, const TrainBenchOptions& options)
+{
+    if (!model.isLoaded())
+        throw Error("no model is loaded");
+    auto impl = engine::makeTaskImpl(
+        engine::engineModelFromHandle(model), "benchmark",
+        std::vector<Query>(std::size_t(std::max(options.queries, 0)), Query{"q", "", false}));
+    return engine::runTrainBenchmark(*impl, model.summary().name, options);
+}
+
 } // namespace sp
 
 namespace sp::engine {

@@ -74,10 +74,11 @@ ConditionAggregate aggregate(Condition condition, const std::vector<const Condit
     }
     ConditionAggregate result;
     result.condition = condition;
+    // One seed for every metric: the same resamples, so identical values get identical intervals.
     result.s = engine::bootstrapMean(s, seed);
-    result.kl = engine::bootstrapMean(kl, seed + 1);
-    result.top1Agreement = engine::bootstrapMean(top1, seed + 2);
-    result.exactMatch = engine::bootstrapMean(exact, seed + 3);
+    result.kl = engine::bootstrapMean(kl, seed);
+    result.top1Agreement = engine::bootstrapMean(top1, seed);
+    result.exactMatch = engine::bootstrapMean(exact, seed);
     return result;
 }
 
@@ -92,7 +93,7 @@ std::vector<double> rowValues(const at::Tensor& row, std::int64_t count)
 Evaluation CompressionTask::Impl::evaluate(const SoftPrompt* sigmaPrompt, const TrainConfig& config,
                                            const std::vector<Condition>& conditions)
 {
-    validate(config);
+    validateInputs(config);
     const model::CausalLM& lm = *model.lm;
     at::NoGradGuard noGrad;
     at::Tensor sigma; // [k, d] fp32

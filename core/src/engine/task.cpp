@@ -47,7 +47,19 @@ CompressionTask::Impl::Impl(ModelHandle handle_, engine::EngineModel model_, std
                            idsDigest(contextIds));
 }
 
-void CompressionTask::Impl::validate(const TrainConfig& config) const
+void CompressionTask::Impl::setTokenIds(std::vector<std::int32_t> newContext,
+                                        std::vector<std::vector<std::int32_t>> newQueries)
+{
+    contextIds = std::move(newContext);
+    queryIds = std::move(newQueries);
+    queryTexts.resize(queryIds.size());
+    for (std::size_t i = 0; i < queryIds.size(); ++i)
+        queryTexts[i] = "ids:" + idsDigest(queryIds[i]); // the cache keys queries by text
+    contextKey = sha256Hex(model.identity + "\x1fprefix\x1f" + idsDigest(model.prefixIds) + "\x1f" +
+                           idsDigest(contextIds));
+}
+
+void CompressionTask::Impl::validateInputs(const TrainConfig& config) const
 {
     if (trimWhitespace(context).empty() || contextIds.empty())
         throw Error("the context is empty: write or load the long prompt that σ should compress");
@@ -65,12 +77,6 @@ void CompressionTask::Impl::validate(const TrainConfig& config) const
         throw Error("k = " + std::to_string(config.k) + " is more than the context's " +
                     std::to_string(contextTokens) + " tokens, so σ would not compress anything; use k ≤ " +
                     std::to_string(contextTokens));
-    if (config.steps < 1)
-        throw Error("steps must be at least 1 (got " + std::to_string(config.steps) + ")");
-    if (config.batchSize < 1)
-        throw Error("the batch size must be at least 1 (got " + std::to_string(config.batchSize) + ")");
-    if (std::isnan(config.learningRate) || config.learningRate <= 0.0)
-        throw Error("the learning rate must be positive (got " + std::to_string(config.learningRate) + ")");
     if (!std::isfinite(config.temperature) || config.temperature <= 0.0)
         throw Error("the temperature must be a positive number (got " + std::to_string(config.temperature) +
                     ")");
@@ -82,13 +88,6 @@ void CompressionTask::Impl::validate(const TrainConfig& config) const
     if (!(config.heldoutFraction >= 0.0 && config.heldoutFraction < 1.0))
         throw Error("the held-out fraction must be in [0, 1) (got " + std::to_string(config.heldoutFraction) +
                     ")");
-    if (config.optimizer != "adam" && config.optimizer != "adamw")
-        throw Error("unknown optimizer '" + config.optimizer + "'; use adam or adamw");
-    if (config.warmupSteps < 0 || config.evalInterval < 0 || config.checkpointInterval < 0 ||
-        config.earlyStopPatience < 0 || !(config.gradClip >= 0.0) || !(config.weightDecay >= 0.0))
-        throw Error(
-            "warm-up steps, evaluation and checkpoint intervals, patience, gradient clip and weight decay "
-            "must not be negative");
     const std::string device = config.device.substr(0, config.device.find(':'));
     if (device != "cpu" && device != "cuda")
         throw Error("unknown device '" + config.device + "'; use cpu or cuda");
@@ -108,6 +107,24 @@ void CompressionTask::Impl::validate(const TrainConfig& config) const
                                       std::to_string(generated) + ")");
     model.lm->checkSequenceLength(prefix + config.k + longestQuery + generated,
                                   "σ (k = " + std::to_string(config.k) + ") + longest query + continuation");
+}
+
+void CompressionTask::Impl::validate(const TrainConfig& config) const
+{
+    validateInputs(config);
+    if (config.steps < 1)
+        throw Error("steps must be at least 1 (got " + std::to_string(config.steps) + ")");
+    if (config.batchSize < 1)
+        throw Error("the batch size must be at least 1 (got " + std::to_string(config.batchSize) + ")");
+    if (std::isnan(config.learningRate) || config.learningRate <= 0.0)
+        throw Error("the learning rate must be positive (got " + std::to_string(config.learningRate) + ")");
+    if (config.optimizer != "adam" && config.optimizer != "adamw")
+        throw Error("unknown optimizer '" + config.optimizer + "'; use adam or adamw");
+    if (config.warmupSteps < 0 || config.evalInterval < 0 || config.checkpointInterval < 0 ||
+        config.earlyStopPatience < 0 || !(config.gradClip >= 0.0) || !(config.weightDecay >= 0.0))
+        throw Error(
+            "warm-up steps, evaluation and checkpoint intervals, patience, gradient clip and weight decay "
+            "must not be negative");
 }
 
 std::vector<bool> CompressionTask::Impl::heldoutMask(const TrainConfig& config) const

@@ -16,8 +16,11 @@ struct CompressionTask::Impl {
     std::string contextKey; // model identity ⊕ prefix ids ⊕ context ids: keys the teacher caches
 
     Impl(ModelHandle handle, engine::EngineModel model, std::string context, std::vector<Query> queries);
+    // Replaces the token ids (benchmarks that need exact lengths) and re-keys the teacher cache.
+    void setTokenIds(std::vector<std::int32_t> context, std::vector<std::vector<std::int32_t>> queries);
 
-    void validate(const TrainConfig& config) const;
+    void validate(const TrainConfig& config) const;       // everything training needs
+    void validateInputs(const TrainConfig& config) const; // what evaluation needs (no optimiser settings)
     std::vector<bool> heldoutMask(const TrainConfig& config) const;
 
     std::shared_ptr<const engine::ContextState> contextState() const;
@@ -46,6 +49,9 @@ struct SetScore {
     double s = 0.0;
     double top1 = 0.0;
 };
+nlohmann::json runTrainBenchmark(CompressionTask::Impl& task, const std::string& modelName,
+                                 const TrainBenchOptions& options);
+
 SetScore scoreSet(const model::CausalLM& lm, const at::Tensor& prefixEmbeds, const QuerySet& set,
                   const TrainConfig& config);
 

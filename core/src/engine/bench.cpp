@@ -1,0 +1,262 @@
+// `softprompt bench train`: what one training step costs and how close it runs to this machine's
+// matrix-multiply speed, and what the cached teacher saves, measured in one run.
+#include "engine/task.h"
+
+#include "softprompt/error.h"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+namespace sp {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Plain English, repeated to the context length the benchmark asks for.
+const char* const kBenchText =
+    "The workbench compresses a long instruction context into a handful of learned vectors. "
+    "Every reply starts with a short greeting, uses British spelling, and ends with a numbered list "
+    "of the three most relevant points. Product names are written in capitals; prices are given in "
+    "euros with two decimals. When a question is ambiguous, the assistant asks one clarifying "
+    "question before it answers. Dates follow the ISO format, and times use the 24-hour clock. ";
+
+double median(std::vector<double> values)
+{
+    if (values.empty())
+        return 0.0;
+    std::sort(values.begin(), values.end());
+    const std::size_t middle = values.size() / 2;
+    return values.size() % 2 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
+}
+
+template <typename Function> double medianSeconds(int repeats, Function&& function)
+{
+    std::vector<double> seconds;
+    for (int i = 0; i < repeats; ++i) {
+        const Clock::time_point start = Clock::now();
+        function();
+        seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    return median(seconds);
+}
+
+// Multiply-adds of one student training step (forward + backward to the inputs only: the model's
+// weights are frozen, so no weight gradients), counted on the padded batch the model really runs.
+double stepFlops(const ModelConfig& config, std::int64_t batch, std::int64_t width, std::int64_t scored)
+{
+    const double d = double(config.hiddenSize);
+    const double heads = double(config.numHeads * config.headDim);
+    const double kvHeads = double(config.numKeyValueHeads * config.headDim);
+    const double inner = double(config.intermediateSize);
+    const bool gpt2 = config.architecture == Architecture::Gpt2;
+    const double layerWeights = gpt2 ? d * 3 * d + d * d + 2 * d * inner // c_attn, c_proj, c_fc, mlp c_proj
+                                     : d * heads + 2 * d * kvHeads + heads * d + 3 * d * inner;
+    const double tokens = double(batch * width);
+    const double matmulForward = 2.0 * tokens * layerWeights * double(config.numLayers);
+    const double attentionForward =
+        4.0 * double(batch) * double(width) * double(width) * heads * double(config.numLayers);
+    const double headForward = 2.0 * double(batch * scored) * d * double(config.vocabSize);
+    // Backward to the inputs: one product per weight matrix (dX = dY Wᵀ), two per attention product.
+    return 2.0 * matmulForward + 3.0 * attentionForward + 2.0 * headForward;
+}
+
+// GEMM speed at one shape, as the median over `repeats` (the same statistic as the step time, so
+// that both see the same share of a busy machine).
+double gemmGflops(std::int64_t m, std::int64_t k, std::int64_t n, at::Device device, int repeats)
+{
+    at::NoGradGuard noGrad;
+    const at::Tensor a = at::randn({m, k}, at::TensorOptions().device(device)); // [m, k]
+    const at::Tensor b = at::randn({k, n}, at::TensorOptions().device(device)); // [k, n]
+    at::Tensor c = at::mm(a, b);                                                // [m, n] warm-up
+    std::vector<double> seconds;
+    for (int i = 0; i < repeats; ++i) {
+        const Clock::time_point start = Clock::now();
+        c = at::mm(a, b);
+        if (device.is_cuda())
+            c.sum().item<float>(); // wait for the kernel
+        seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    return 2.0 * double(m) * double(k) * double(n) / median(seconds) / 1e9;
+}
+
+} // namespace
+
+nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std::string& modelName,
+                                         const TrainBenchOptions& options)
+{
+    if (options.steps < 5 || options.k < 1 || options.batchSize < 1 || options.contextTokens < 16 ||
+        options.queries < 2)
+        throw Error(
+            "bench train needs --steps ≥ 5, --k ≥ 1, --batch ≥ 1, a context of ≥ 16 tokens and ≥ 2 queries");
+    const model::CausalLM& lm = *task.model.lm;
+    const ModelConfig& config = lm.config();
+
+    // Exact lengths: a context of contextTokens tokens, queries of queryTokens tokens each.
+    std::vector<std::int32_t> text;
+    while (std::int64_t(text.size()) < options.contextTokens + 64) {
+        const std::vector<std::int32_t> ids = task.model.encode(kBenchText);
+        if (ids.empty())
+            throw Error("the model's tokenizer produced no tokens for the benchmark text");
+        text.insert(text.end(), ids.begin(), ids.end());
+    }
+    const std::int64_t queryTokens = 12;
+    std::vector<std::int32_t> context(text.begin(), text.begin() + options.contextTokens);
+    std::vector<std::vector<std::int32_t>> queries;
+    for (int i = 0; i < options.queries; ++i) {
+        const auto start = std::size_t((i * 7) % 50);
+        queries.emplace_back(text.begin() + std::ptrdiff_t(start),
+                             text.begin() + std::ptrdiff_t(start + queryTokens));
+    }
+    task.setTokenIds(context, queries);
+
+    TrainConfig train;
+    train.k = options.k;
+    train.steps = options.steps;
+    train.batchSize = options.batchSize;
+    train.evalInterval = 0;
+    train.checkpointInterval = 0;
+    train.heldoutFraction = 0.0;
+    train.seed = options.seed;
+    train.device = lm.device().is_cuda() ? "cuda" : "cpu";
+    train.continuationLength = 1;
+    task.validate(train);
+
+    // The teacher, computed once (timed cold).
+    engine::TeacherCache::instance().clear();
+    const Clock::time_point teacherStart = Clock::now();
+    const auto records = task.teacher(train, nullptr);
+    const double teacherSeconds = std::chrono::duration<double>(Clock::now() - teacherStart).count();
+
+    // Training steps.
+    std::vector<double> stepSeconds, tokensPerSecond;
+    TrainCallbacks callbacks;
+    callbacks.onStep = [&](const StepReport& report) {
+        if (report.step > 3) { // the first steps pay for allocations
+            stepSeconds.push_back(report.stepSeconds);
+            tokensPerSecond.push_back(report.tokensPerSecond);
+        }
+    };
+    TrainControl control;
+    const TrainResult result = task.train(train, callbacks, control, nullptr);
+    if (result.status != RunStatus::Finished)
+        throw Error("the benchmark run did not finish: " + result.error);
+    const double step = median(stepSeconds);
+    const std::int64_t batch = std::min<std::int64_t>(options.batchSize, std::int64_t(queries.size()));
+    const std::int64_t width = std::int64_t(task.model.prefixIds.size()) + options.k + queryTokens;
+    const double flops = stepFlops(config, batch, width, 1);
+
+    // Teacher per step without the cache (the whole context again for every query of the batch)
+    // against the cached context prefix (only the query tokens).
+    const auto contextState = task.contextState();
+    std::vector<std::vector<std::int32_t>> fullRows, queryRows;
+    for (std::int64_t b = 0; b < batch; ++b) {
+        std::vector<std::int32_t> row = task.model.prefixIds;
+        row.insert(row.end(), context.begin(), context.end());
+        row.insert(row.end(), queries[std::size_t(b)].begin(), queries[std::size_t(b)].end());
+        fullRows.push_back(std::move(row));
+        queryRows.push_back(queries[std::size_t(b)]);
+    }
+    const engine::PrefixState empty;
+    const engine::RowBatch fullBatch = engine::makeRowBatch(fullRows, 0, lm.device());
+    const engine::RowBatch queryBatch =
+        engine::makeRowBatch(queryRows, contextState->prefix.length, lm.device());
+    const double recompute = medianSeconds(5, [&] { engine::forwardRows(lm, empty, fullBatch, false); });
+    const double cached =
+        medianSeconds(9, [&] { engine::forwardRows(lm, contextState->prefix, queryBatch, false); });
+
+    const std::int64_t inner = std::max<std::int64_t>(config.intermediateSize, config.hiddenSize);
+    const double gemmSquare = gemmGflops(1024, 1024, 1024, lm.device(), 15);
+    const double gemmShaped = gemmGflops(batch * width, config.hiddenSize, inner, lm.device(), 51);
+    const double achieved = flops / step / 1e9;
+    const double fastestStep = *std::min_element(stepSeconds.begin(), stepSeconds.end());
+
+    nlohmann::json json;
+    json["benchmark"] = "train";
+    json["model"] = modelName;
+    json["model_type"] = config.modelType;
+    json["parameters"] = config.parameterCount();
+    json["hidden_size"] = config.hiddenSize;
+    json["layers"] = config.numLayers;
+    json["vocab_size"] = config.vocabSize;
+    json["device"] = lm.device().str();
+    json["threads"] = at::get_num_threads();
+    json["context_tokens"] = options.contextTokens;
+    json["query_tokens"] = queryTokens;
+    json["context_to_query_ratio"] = double(options.contextTokens) / double(queryTokens);
+    json["k"] = options.k;
+    json["batch"] = batch;
+    json["steps"] = options.steps;
+    json["step_seconds_median"] = step;
+    json["steps_per_second"] = 1.0 / step;
+    json["tokens_per_second"] = median(tokensPerSecond);
+    json["model_gflop_per_step"] = flops / 1e9;
+    json["achieved_gflops"] = achieved;
+    json["achieved_gflops_fastest_step"] = flops / fastestStep / 1e9;
+    json["gemm_gflops_1024"] = gemmSquare;
+    json["gemm_gflops_model_shape"] = gemmShaped;
+    json["fraction_of_gemm_1024"] = achieved / gemmSquare;
+    json["fraction_of_gemm_model_shape"] = achieved / gemmShaped;
+    json["teacher"] = {
+        {"compute_once_seconds", teacherSeconds},
+        {"queries", records.size()},
+        {"recompute_full_context_seconds_per_step", recompute},
+        {"cached_context_seconds_per_step", cached},
+        {"cache_speedup", recompute / cached},
+        {"step_seconds_with_recompute", step + recompute},
+        {"step_speedup_vs_recompute", (step + recompute) / step},
+    };
+    json["initial_s"] = result.initialTrainS;
+    json["final_s"] = result.finalTrainS;
+    return json;
+}
+
+nlohmann::json benchmarkTrainingOnRandomModel(const TrainBenchOptions& options)
+{
+    ModelConfig config;
+    config.modelType = "llama";
+    config.architecture = Architecture::Llama;
+    config.vocabSize = 4096;
+    config.hiddenSize = 256;
+    config.numLayers = 4;
+    config.numHeads = 8;
+    config.numKeyValueHeads = 8;
+    config.headDim = 32;
+    config.intermediateSize = 688;
+    config.maxPositionEmbeddings = 2048;
+    config.activation = "silu";
+    config.normEpsilon = 1e-5;
+    config.tieWordEmbeddings = true;
+    config.bosTokenId = 256;
+    config.eosTokenIds = {257};
+
+    engine::EngineModel model;
+    model.lm = model::CausalLM::createRandom(config, options.seed + 1);
+    model.encode = [](const std::string& text) {
+        return std::vector<std::int32_t>(reinterpret_cast<const unsigned char*>(text.data()),
+                                         reinterpret_cast<const unsigned char*>(text.data()) + text.size());
+    };
+    model.decode = [](const std::vector<std::int32_t>& ids) {
+        std::string text;
+        for (std::int32_t id : ids)
+            if (id < 256)
+                text.push_back(char(id));
+        return text;
+    };
+    model.piece = [](std::int32_t id) {
+        return id < 256 ? std::string(1, char(id)) : std::string("<special>");
+    };
+    model.isSpecial = [](std::int32_t id) { return id >= 256; };
+    model.prefixIds = {256};
+    model.stopIds = {257};
+    model.identity = "bench-random-llama-" + std::to_string(options.seed);
+    auto impl = engine::makeTaskImpl(
+        std::move(model), kBenchText,
+        std::vector<Query>(std::size_t(std::max(options.queries, 0)), Query{"q", "", false}));
+    return engine::runTrainBenchmark(*impl, "random llama (d=256, 4 layers, byte-level)", options);
+}
+
+} // namespace sp

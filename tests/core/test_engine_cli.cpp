@@ -1,0 +1,278 @@
+// `softprompt train / eval / sweep / bench train`, run as the real executable on a random model
+// folder written by the test (config.json + model.safetensors + a byte-level tokenizer.json that,
+// like Llama's, puts <s> before every text).
+#include "test_engine_support.h"
+
+#include "softprompt/paths.h"
+
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <thread>
+
+namespace {
+
+struct CliResult {
+    int exitCode = -1;
+    nlohmann::json json;
+    QString err;
+};
+
+CliResult runCli(const QStringList& arguments, int interruptAfterMs = -1)
+{
+    QProcess process;
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert("OMP_NUM_THREADS", "1");
+    process.setProcessEnvironment(environment);
+    process.start(SP_CLI_PATH, arguments);
+    process.waitForStarted();
+    QByteArray progress;
+    if (interruptAfterMs >= 0) {
+        process.setReadChannel(QProcess::StandardError);
+        while (!progress.contains("step ") && process.waitForReadyRead(60000)) // training has started
+            progress += process.readAllStandardError();
+        std::this_thread::sleep_for(std::chrono::milliseconds(interruptAfterMs));
+        ::kill(pid_t(process.processId()), SIGINT);
+    }
+    if (!process.waitForFinished(180000))
+        process.kill();
+    CliResult result;
+    result.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
+    result.err = QString::fromUtf8(progress + process.readAllStandardError());
+    const QByteArray out = process.readAllStandardOutput();
+    if (!out.trimmed().isEmpty())
+        result.json = nlohmann::json::parse(out.toStdString());
+    return result;
+}
+
+// GPT-2's bytes_to_unicode: the printable character that stands for each byte in tokenizer.json.
+std::string byteSymbol(int byte)
+{
+    std::vector<int> printable;
+    for (int b = 0; b < 256; ++b)
+        if ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF))
+            printable.push_back(b);
+    int code = byte;
+    if (std::find(printable.begin(), printable.end(), byte) == printable.end()) {
+        int shifted = 0;
+        for (int b = 0; b < byte; ++b)
+            shifted += std::find(printable.begin(), printable.end(), b) == printable.end();
+        code = 256 + shifted;
+    }
+    std::string symbol;
+    if (code < 0x80) {
+        symbol.push_back(char(code));
+    } else {
+        symbol.push_back(char(0xC0 | (code >> 6)));
+        symbol.push_back(char(0x80 | (code & 0x3F)));
+    }
+    return symbol;
+}
+
+void writeModelFolder(const QString& folder)
+{
+    sp::ModelConfig config = enginetest::tinyConfig(sp::Architecture::Llama);
+    config.bosTokenId = enginetest::kBos; // "<s>"
+    config.eosTokenIds = {enginetest::kEos};
+    sp::model::RandomInit init;
+    init.weightStd = 0.25;
+    sp::model::CausalLM::createRandom(config, 5, at::kCPU, at::kFloat, init)->save(folder.toStdString());
+    nlohmann::json vocab = nlohmann::json::object();
+    for (int b = 0; b < 256; ++b)
+        vocab[byteSymbol(b)] = b;
+    const auto special = [](int id, const char* content) {
+        return nlohmann::json{{"id", id},        {"content", content}, {"single_word", false},
+                              {"lstrip", false}, {"rstrip", false},    {"normalized", false},
+                              {"special", true}};
+    };
+    const nlohmann::json bos{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}};
+    const nlohmann::json tokenizer{
+        {"version", "1.0"},
+        {"added_tokens", {special(enginetest::kBos, "<s>"), special(enginetest::kEos, "</s>")}},
+        {"normalizer", nullptr},
+        {"pre_tokenizer",
+         {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}}},
+        {"post_processor",
+         {{"type", "TemplateProcessing"},
+          {"single", {bos, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+          {"pair",
+           {bos,
+            {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+            {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
+          {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {enginetest::kBos}}, {"tokens", {"<s>"}}}}}}}},
+        {"decoder",
+         {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+        {"model",
+         {{"type", "BPE"},
+          {"dropout", nullptr},
+          {"unk_token", nullptr},
+          {"continuing_subword_prefix", nullptr},
+          {"end_of_word_suffix", nullptr},
+          {"fuse_unk", false},
+          {"byte_fallback", false},
+          {"vocab", vocab},
+          {"merges", nlohmann::json::array()}}}};
+    sp::writeTextFile(QDir(folder).filePath("tokenizer.json").toStdString(), tokenizer.dump());
+}
+
+} // namespace
+
+class TestEngineCli : public QObject {
+    Q_OBJECT
+private:
+    QTemporaryDir folder_;
+    QString model_, context_, queries_, db_;
+
+    QStringList trainArguments(const QString& command = "train") const
+    {
+        return {command,       "--model", model_,   "--context", context_, "--queries", queries_,
+                "--objective", "kl",      "--init", "text",      "--lr",   "0.05",      "--batch",
+                "4",           "--seed",  "3",      "--db",      db_,      "--json"};
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(folder_.isValid());
+        model_ = folder_.filePath("model");
+        QDir().mkpath(model_);
+        writeModelFolder(model_);
+        context_ = folder_.filePath("context.txt");
+        sp::writeTextFile(context_.toStdString(), enginetest::tinyContext());
+        queries_ = folder_.filePath("queries.jsonl");
+        sp::Query first{"What is zorp?", "blue", false};
+        std::vector<sp::Query> queries = enginetest::tinyQueries(8);
+        queries[0] = first;
+        sp::writeQueriesJsonl(queries_.toStdString(), queries);
+        db_ = folder_.filePath("runs.sqlite");
+    }
+
+    // The final JSON carries the contract's fields; `eval --run` reproduces the held-out numbers
+    // from the stored run.
+    void trainThenEval()
+    {
+        const CliResult train = runCli(trainArguments() << "--k"
+                                                        << "4"
+                                                        << "--steps"
+                                                        << "40"
+                                                        << "--split"
+                                                        << "0.25");
+        QVERIFY2(train.exitCode == 0, qPrintable(train.err));
+        const nlohmann::json& out = train.json;
+        for (const char* key : {"run_id", "steps", "k", "compression_ratio", "initial_s", "final_s",
+                                "heldout_top1_agreement", "heldout_s", "baselines"})
+            QVERIFY2(out.contains(key), key);
+        QCOMPARE(out["status"].get<std::string>(), std::string("finished"));
+        QCOMPARE(out["steps"].get<int>(), 40);
+        QCOMPARE(out["k"].get<int>(), 4);
+        QCOMPARE(out["heldout_queries"].get<int>(), 2);
+        const int contextTokens = int(enginetest::tinyContext().size()); // byte-level
+        QCOMPARE(out["compression_ratio"].get<double>(), contextTokens / 4.0);
+        QVERIFY(out["final_s"].get<double>() < out["initial_s"].get<double>());
+        for (const char* baseline : {"full", "none", "first_k", "last_k", "pruned"}) {
+            QVERIFY2(out["baselines"].contains(baseline), baseline);
+            QVERIFY(out["baselines"][baseline].contains("heldout_s"));
+            QVERIFY(out["baselines"][baseline].contains("heldout_top1_agreement"));
+        }
+        QCOMPARE(out["baselines"]["full"]["heldout_top1_agreement"].get<double>(), 1.0);
+        QVERIFY(train.err.contains("ETA"));
+
+        const CliResult eval =
+            runCli({"eval", "--run", QString::number(out["run_id"].get<long long>()), "--db", db_, "--json"});
+        QVERIFY2(eval.exitCode == 0, qPrintable(eval.err));
+        QVERIFY(std::abs(eval.json["heldout_s"].get<double>() - out["heldout_s"].get<double>()) < 1e-6);
+        QCOMPARE(eval.json["heldout_top1_agreement"].get<double>(),
+                 out["heldout_top1_agreement"].get<double>());
+    }
+
+    // SIGINT cancels cleanly: status cancelled, σ kept and evaluated, exit 130.
+    void interruptCancels()
+    {
+        const CliResult result = runCli(trainArguments() << "--k"
+                                                         << "4"
+                                                         << "--steps"
+                                                         << "1000000",
+                                        300);
+        QCOMPARE(result.exitCode, 130);
+        QCOMPARE(result.json["status"].get<std::string>(), std::string("cancelled"));
+        QVERIFY(result.json["steps"].get<int>() > 0);
+        QVERIFY(result.json.contains("heldout_s"));
+        const CliResult eval =
+            runCli({"eval", "--run", QString::number(result.json["run_id"].get<long long>()), "--db", db_,
+                    "--json"});
+        QVERIFY2(eval.exitCode == 0, qPrintable(eval.err)); // the cancelled run's σ was stored
+    }
+
+    void sweep()
+    {
+        const CliResult result = runCli(trainArguments("sweep") << "--ks"
+                                                                << "1,4"
+                                                                << "--steps"
+                                                                << "10");
+        QVERIFY2(result.exitCode == 0, qPrintable(result.err));
+        QCOMPARE(int(result.json["points"].size()), 2);
+        QCOMPARE(result.json["points"][0]["k"].get<int>(), 1);
+        QCOMPARE(result.json["points"][1]["compression_ratio"].get<double>(),
+                 result.json["context_tokens"].get<double>() / 4.0);
+        QVERIFY(result.json["sweep_id"].is_number());
+    }
+
+    void errors_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QString>("mention");
+        QTest::newRow("missing context")
+            << QStringList{"--context", "/nonexistent/context.txt"} << "no such file";
+        QTest::newRow("k too large") << QStringList{"--k", "5000"} << "more than the context's";
+        QTest::newRow("unknown objective") << QStringList{"--objective", "l1"} << "unknown objective 'l1'";
+        QTest::newRow("unknown init") << QStringList{"--init", "zeros"} << "unknown initialisation";
+        QTest::newRow("device") << QStringList{"--device", "tpu"} << "unknown device";
+    }
+    void errors()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(QString, mention);
+        QStringList command = trainArguments() << "--steps"
+                                               << "5";
+        for (int i = 0; i + 1 < arguments.size(); i += 2) { // replace an option or add it
+            const qsizetype at = command.indexOf(arguments[i]);
+            if (at >= 0)
+                command[at + 1] = arguments[i + 1];
+            else
+                command << arguments[i] << arguments[i + 1];
+        }
+        const CliResult result = runCli(command);
+        QCOMPARE(result.exitCode, 1);
+        QVERIFY2(result.err.contains(mention), qPrintable(result.err));
+        QVERIFY(result.err.trimmed().count('\n') == 0); // one line
+    }
+
+    void emptyQueriesFile()
+    {
+        const QString empty = folder_.filePath("empty.jsonl");
+        sp::writeTextFile(empty.toStdString(), "\n");
+        QStringList arguments = trainArguments();
+        arguments[arguments.indexOf("--queries") + 1] = empty;
+        const CliResult result = runCli(arguments);
+        QCOMPARE(result.exitCode, 1);
+        QVERIFY2(result.err.contains("holds no queries"), qPrintable(result.err));
+    }
+
+    void benchTrain()
+    {
+        const CliResult result =
+            runCli({"bench", "train", "--model", model_, "--steps", "8", "--context-tokens", "120"});
+        QVERIFY2(result.exitCode == 0, qPrintable(result.err));
+        for (const char* key : {"steps_per_second", "tokens_per_second", "achieved_gflops",
+                                "gemm_gflops_1024", "fraction_of_gemm_1024", "teacher"})
+            QVERIFY2(result.json.contains(key), key);
+        QVERIFY(result.json["teacher"]["cache_speedup"].get<double>() > 1.0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestEngineCli)
+#include "test_engine_cli.moc"
