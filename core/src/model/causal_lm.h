@@ -26,14 +26,18 @@ struct KVCache {
 };
 
 struct ForwardOutput {
-    at::Tensor logits; // [B, T, V], always float32 (float64 for a float64 model, used by gradient checks)
-    KVCache cache;     // past + these T tokens, only when requested
+    // [B, T, V] (or [B, N, V] with logitIndices), float32 for float32/float16/bfloat16 models (a
+    // half-precision head product is cast, as transformers does); float64 for a float64 model
+    // (gradient checks).
+    at::Tensor logits;
+    KVCache cache; // past + these T tokens, only when requested
 };
 
 struct ForwardInput {
     at::Tensor inputsEmbeds;  // [B, T, d] in the model's dtype (or float32: cast on entry)
     at::Tensor positions;     // [B, T] int64 position ids; padded slots may hold anything
-    at::Tensor attentionMask; // [B, P + T] bool, true = may be attended to (false = padding)
+    at::Tensor attentionMask; // [B, P + T] bool, true = may be attended to (false = padding);
+                              // undefined = every position valid
     const KVCache* past = nullptr;
     bool returnCache = false;
     // Optional [B, N] int64 indices into the T new tokens: logits only for those positions
@@ -55,7 +59,8 @@ public:
     // (requires_grad false) unless setTrainable(true) is called.
     static std::shared_ptr<CausalLM> loadFolder(const std::string& folder, at::Device device,
                                                 at::ScalarType dtype);
-    // A seeded random model (tests, demo-model pretraining).
+    // A seeded random model (tests, demo-model pretraining); the draw happens on the CPU in float32,
+    // so the same seed gives the same weights on every device.
     static std::shared_ptr<CausalLM> createRandom(const ModelConfig& config, std::uint64_t seed,
                                                   at::Device device = at::kCPU,
                                                   at::ScalarType dtype = at::kFloat,

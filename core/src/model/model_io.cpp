@@ -74,8 +74,6 @@ std::shared_ptr<CausalLM> CausalLM::loadFolder(const std::string& folder, at::De
     if (!fs::is_directory(folder))
         throw Error(fileError(folder, "not a model folder; pass a Hugging Face folder with config.json and "
                                       "model.safetensors"));
-    if (device.is_cpu() && (dtype == at::kHalf || dtype == at::kBFloat16))
-        throw Error("float16/bfloat16 weights need a CUDA device; use float32 on the CPU");
     auto impl = std::make_unique<Impl>();
     impl->config = ModelConfig::fromFile(folder);
     impl->device = device;

@@ -78,6 +78,8 @@ void CausalLM::Impl::validateConfig() const
 
 void CausalLM::Impl::prepare()
 {
+    if (device.is_cpu() && (dtype == at::kHalf || dtype == at::kBFloat16))
+        throw Error("float16/bfloat16 weights need a CUDA device; use float32 on the CPU");
     layers.assign(std::size_t(config.numLayers), DecoderLayer{});
     activation = activationFromName(
         config.activation.empty() ? (isGpt2() ? "gelu_new" : "silu") : config.activation, config.modelType);
