@@ -9,6 +9,7 @@
 #include <QtTest>
 
 #include <set>
+#include <thread>
 
 using namespace modeltest;
 using sp::model::CausalLM;
@@ -384,6 +385,18 @@ private Q_SLOTS:
         const auto llama = randomModel(tinyLlama());
         QVERIFY_THROWS_EXCEPTION(sp::Error, llama->forwardIds(randomIds(1, 129, 101, 4)));
         QVERIFY_THROWS_EXCEPTION(sp::Error, llama->embed(at::full({1, 1}, 101, at::kLong)));
+    }
+
+    void cpuThreadsFollowTheEnvironment()
+    {
+        const QByteArray saved = qgetenv("OMP_NUM_THREADS");
+        qputenv("OMP_NUM_THREADS", "3");
+        QCOMPARE(sp::model::chooseCpuThreads(), 3);
+        qunsetenv("OMP_NUM_THREADS");
+        const int chosen = sp::model::chooseCpuThreads(); // the cores the load average leaves free
+        QVERIFY(chosen >= 1 && chosen <= int(std::thread::hardware_concurrency()));
+        if (!saved.isEmpty())
+            qputenv("OMP_NUM_THREADS", saved);
     }
 
     void greedyDecodingMatchesArgmaxOfFullRecompute_data() { addArchitectureRows(); }
