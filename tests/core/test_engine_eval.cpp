@@ -81,6 +81,36 @@ private Q_SLOTS:
         QVERIFY(noContextKl / evaluation.queries.size() > 0.05); // the context matters on this model
     }
 
+    // The student forward gives each row the same logits alone (one pass over prefix ⊕ row) as in
+    // a padded batch (the prefix run once, the rows on its KV cache); gradients to σ agree too.
+    void batchedStudentMatchesSingleRows()
+    {
+        const sp::engine::EngineModel model = tinyModel();
+        const std::vector<std::string> texts{"a longer query here", "hi", "zorp?"};
+        std::vector<std::vector<std::int32_t>> rows;
+        for (const std::string& text : texts)
+            rows.push_back(model.encode(text));
+        const sp::engine::RowBatch batch = sp::engine::makeRowBatch(rows, 0, at::kCPU);
+        const at::Tensor embeds = model.lm->embed(batch.ids); // [3, T, d]
+        std::vector<std::int64_t> last;
+        for (const auto& row : rows)
+            last.push_back(std::int64_t(row.size()) - 1);
+        const at::Tensor targets = at::tensor(last, at::kLong).view({3, 1}); // [3, 1]
+        const at::Tensor sigma = (at::randn({5, 32}) * 0.3).requires_grad_(true);
+        const at::Tensor batched =
+            sp::engine::studentTargetLogits(*model.lm, sigma, embeds, batch.lengths, targets);
+        const at::Tensor batchedGradient = torch::autograd::grad({batched.logsumexp(-1).sum()}, {sigma})[0];
+        at::Tensor singleGradient = at::zeros_like(sigma);
+        for (std::int64_t b = 0; b < 3; ++b) {
+            const at::Tensor alone = sp::engine::studentTargetLogits(
+                *model.lm, sigma, embeds[b].narrow(0, 0, batch.lengths[std::size_t(b)]).unsqueeze(0),
+                {batch.lengths[std::size_t(b)]}, targets[b].unsqueeze(0));
+            QVERIFY(at::allclose(alone[0], batched[b], 1e-4, 1e-5));
+            singleGradient += torch::autograd::grad({alone.logsumexp(-1).sum()}, {sigma})[0];
+        }
+        QVERIFY(at::allclose(singleGradient, batchedGradient, 1e-4, 1e-5));
+    }
+
     // Every query under every condition, with sensible values and intervals.
     void evaluationReportsEveryCondition()
     {

@@ -44,23 +44,27 @@ template <typename Function> double medianSeconds(int repeats, Function&& functi
     return median(seconds);
 }
 
-// Multiply-adds of one student training step (forward + backward to the inputs only: the model's
-// weights are frozen, so no weight gradients), counted on the padded batch the model really runs.
-double stepFlops(const ModelConfig& config, std::int64_t batch, std::int64_t width, std::int64_t scored)
+// Floating-point operations of one student training step as the trainer runs it: the shared
+// prefix (BOS ⊕ σ, `prefix` tokens) once, then `batch` rows of `width` tokens on its KV cache, logits
+// only at `scored` positions per row; forward plus backward to the inputs only (the weights are
+// frozen: one product per weight matrix, dX = dY Wᵀ, and two per attention product).
+double stepFlops(const ModelConfig& config, std::int64_t prefix, std::int64_t batch, std::int64_t width,
+                 std::int64_t scored)
 {
     const double d = double(config.hiddenSize);
     const double heads = double(config.numHeads * config.headDim);
     const double kvHeads = double(config.numKeyValueHeads * config.headDim);
     const double inner = double(config.intermediateSize);
+    const double layers = double(config.numLayers);
     const bool gpt2 = config.architecture == Architecture::Gpt2;
     const double layerWeights = gpt2 ? d * 3 * d + d * d + 2 * d * inner // c_attn, c_proj, c_fc, mlp c_proj
                                      : d * heads + 2 * d * kvHeads + heads * d + 3 * d * inner;
-    const double tokens = double(batch * width);
-    const double matmulForward = 2.0 * tokens * layerWeights * double(config.numLayers);
-    const double attentionForward =
-        4.0 * double(batch) * double(width) * double(width) * heads * double(config.numLayers);
+    const double tokens = double(prefix + batch * width);
+    const double matmulForward = 2.0 * tokens * layerWeights * layers;
+    // Scores and weighted values: 2 products of 2·Dh flops per (query, key) pair and head.
+    const double pairs = double(prefix * prefix) + double(batch * width) * double(prefix + width);
+    const double attentionForward = 4.0 * pairs * heads * layers;
     const double headForward = 2.0 * double(batch * scored) * d * double(config.vocabSize);
-    // Backward to the inputs: one product per weight matrix (dX = dY Wᵀ), two per attention product.
     return 2.0 * matmulForward + 3.0 * attentionForward + 2.0 * headForward;
 }
 
@@ -146,8 +150,10 @@ nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std:
         throw Error("the benchmark run did not finish: " + result.error);
     const double step = median(stepSeconds);
     const std::int64_t batch = std::min<std::int64_t>(options.batchSize, std::int64_t(queries.size()));
-    const std::int64_t width = std::int64_t(task.model.prefixIds.size()) + options.k + queryTokens;
-    const double flops = stepFlops(config, batch, width, 1);
+    const std::int64_t prefixTokens = std::int64_t(task.model.prefixIds.size()) + options.k;
+    const std::int64_t width = prefixTokens + queryTokens;
+    const double flops = batch > 1 ? stepFlops(config, prefixTokens, batch, queryTokens, 1)
+                                   : stepFlops(config, 0, 1, width, 1);
 
     // Teacher per step without the cache (the whole context again for every query of the batch)
     // against the cached context prefix (only the query tokens).
@@ -170,7 +176,7 @@ nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std:
 
     const std::int64_t inner = std::max<std::int64_t>(config.intermediateSize, config.hiddenSize);
     const double gemmSquare = gemmGflops(1024, 1024, 1024, lm.device(), 15);
-    const double gemmShaped = gemmGflops(batch * width, config.hiddenSize, inner, lm.device(), 51);
+    const double gemmShaped = gemmGflops(batch * queryTokens, config.hiddenSize, inner, lm.device(), 51);
     const double achieved = flops / step / 1e9;
     const double fastestStep = *std::min_element(stepSeconds.begin(), stepSeconds.end());
 

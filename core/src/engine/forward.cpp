@@ -170,21 +170,44 @@ at::Tensor studentTargetLogits(const model::CausalLM& lm, const at::Tensor& pref
     const std::int64_t count = rowEmbeds.size(0);
     const std::int64_t width = rowEmbeds.size(1);
     const std::int64_t prefixLength = prefixEmbeds.size(0);
-    const std::int64_t total = prefixLength + width;
     const at::Device device = rowEmbeds.device();
+    const at::Tensor prefix = prefixEmbeds.to(rowEmbeds.scalar_type()).unsqueeze(0); // [1, P0, d]
+    if (count == 1 || prefixLength == 0) { // a single forward over prefix ⊕ row
+        const std::int64_t total = prefixLength + width;
+        model::ForwardInput input;
+        input.inputsEmbeds = at::cat({prefix.expand({count, prefixLength, rowEmbeds.size(2)}), rowEmbeds},
+                                     1); // [B, P0 + T, d]
+        input.positions =
+            at::arange(total, longOn(device)).unsqueeze(0).expand({count, total}).contiguous(); // [B, P0 + T]
+        input.attentionMask = at::cat({at::ones({count, prefixLength}, longOn(device).dtype(at::kBool)),
+                                       validSlots(rowLengths, width, device)},
+                                      1);                // [B, P0 + T]
+        input.logitIndices = targetIndex + prefixLength; // [B, L]
+        return lm.forward(input).logits;                 // [B, L, V]
+    }
+    // The prefix (BOS ⊕ σ) is the same for every row: run it once, with gradients, and let the
+    // batch of rows attend to its keys and values (broadcast, not copied). Gradients from every
+    // row flow back through that one prefix pass; the result equals the single long forward.
+    model::ForwardInput prefixInput;
+    prefixInput.inputsEmbeds = prefix;
+    prefixInput.positions = at::arange(prefixLength, longOn(device)).unsqueeze(0);            // [1, P0]
+    prefixInput.attentionMask = at::ones({1, prefixLength}, longOn(device).dtype(at::kBool)); // [1, P0]
+    prefixInput.returnCache = true;
+    prefixInput.logitIndices = at::zeros({1, 1}, longOn(device)); // the prefix's logits are never used
+    const model::KVCache past = lm.forward(prefixInput).cache.expandedTo(count);
 
-    const at::Tensor prefix = prefixEmbeds.to(rowEmbeds.scalar_type())
-                                  .unsqueeze(0)
-                                  .expand({count, prefixLength, rowEmbeds.size(2)}); // [B, P0, d]
     model::ForwardInput input;
-    input.inputsEmbeds = at::cat({prefix, rowEmbeds}, 1); // [B, P0 + T, d]
-    input.positions =
-        at::arange(total, longOn(device)).unsqueeze(0).expand({count, total}).contiguous(); // [B, P0 + T]
+    input.inputsEmbeds = rowEmbeds; // [B, T, d]
+    input.positions = at::arange(prefixLength, prefixLength + width, longOn(device))
+                          .unsqueeze(0)
+                          .expand({count, width})
+                          .contiguous(); // [B, T]
     input.attentionMask = at::cat({at::ones({count, prefixLength}, longOn(device).dtype(at::kBool)),
                                    validSlots(rowLengths, width, device)},
-                                  1);                // [B, P0 + T]
-    input.logitIndices = targetIndex + prefixLength; // [B, L]
-    return lm.forward(input).logits;                 // [B, L, V]
+                                  1); // [B, P0 + T]
+    input.past = &past;
+    input.logitIndices = targetIndex; // [B, L]
+    return lm.forward(input).logits;  // [B, L, V]
 }
 
 } // namespace sp::engine

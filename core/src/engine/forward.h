@@ -47,6 +47,7 @@ at::Tensor targetLogitsAfterPrefix(const model::CausalLM& lm, const PrefixState&
 // The student's logits at the target positions, with gradients to `prefixEmbeds`:
 //   prefixEmbeds [P0, d] (the fixed prefix ⊕ σ, any float dtype), rowEmbeds [B, T, d] (model dtype),
 //   rowLengths (host), targetIndex [B, L] int64 row positions → [B, L, V] float32.
+// For B > 1 the shared prefix runs once (B = 1) and the rows attend to its KV cache.
 at::Tensor studentTargetLogits(const model::CausalLM& lm, const at::Tensor& prefixEmbeds,
                                const at::Tensor& rowEmbeds, const std::vector<std::int64_t>& rowLengths,
                                const at::Tensor& targetIndex);
