@@ -121,12 +121,14 @@ at::Tensor llamaAttention(const CausalLM::Impl& model, const DecoderLayer& layer
     else
         projected = project(hidden, at::cat({layer.qWeight, layer.kWeight, layer.vWeight}, 0),
                             catDefined({layer.qBias, layer.kBias, layer.vBias}));
-    const at::Tensor split = projected.view({context.batch, context.length, heads + 2 * kvHeads, headDim});
-    const at::Tensor queries =
-        applyRotary(split.narrow(2, 0, heads).transpose(1, 2), *context.rotary); // [B, H, T, Dh]
-    at::Tensor keys =
-        applyRotary(split.narrow(2, heads, kvHeads).transpose(1, 2), *context.rotary); // [B, Hkv, T, Dh]
-    at::Tensor values = split.narrow(2, heads + kvHeads, kvHeads).transpose(1, 2);     // [B, Hkv, T, Dh]
+    // split (not narrow): its backward concatenates the gradients instead of zero-filling a full
+    // tensor per slice.
+    const std::vector<at::Tensor> parts =
+        projected.view({context.batch, context.length, heads + 2 * kvHeads, headDim})
+            .split_with_sizes({heads, kvHeads, kvHeads}, 2); // [B, T, H|Hkv|Hkv, Dh]
+    const at::Tensor queries = applyRotary(parts[0].transpose(1, 2), *context.rotary); // [B, H, T, Dh]
+    at::Tensor keys = applyRotary(parts[1].transpose(1, 2), *context.rotary);          // [B, Hkv, T, Dh]
+    at::Tensor values = parts[2].transpose(1, 2);                                      // [B, Hkv, T, Dh]
     joinPast(context, keys, values);
     const at::Tensor attended = groupedAttention(queries, keys, values, *context.mask,
                                                  std::pow(double(headDim), -0.5)); // [B, H, T, Dh]
@@ -151,9 +153,9 @@ at::Tensor llamaMlp(const CausalLM::Impl& model, const DecoderLayer& layer, cons
     else
         gateUp = project(hidden, at::cat({layer.gateWeight, layer.upWeight}, 0),
                          catDefined({layer.gateBias, layer.upBias}));
-    const at::Tensor gated = applyActivation(model.activation, gateUp.narrow(1, 0, inner)) *
-                             gateUp.narrow(1, inner, inner); // [B*T, I]
-    return project(gated, layer.downWeight, layer.downBias); // [B*T, d]
+    const std::vector<at::Tensor> halves = gateUp.split(inner, 1);                     // [B*T, I] each
+    const at::Tensor gated = applyActivation(model.activation, halves[0]) * halves[1]; // [B*T, I]
+    return project(gated, layer.downWeight, layer.downBias);                           // [B*T, d]
 }
 
 } // namespace

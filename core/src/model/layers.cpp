@@ -97,8 +97,9 @@ RotaryTables rotaryTables(const at::Tensor& inverseFrequencies, const at::Tensor
 at::Tensor applyRotary(const at::Tensor& heads, const RotaryTables& tables)
 {
     const std::int64_t half = heads.size(-1) / 2;
-    const at::Tensor first = heads.narrow(-1, 0, half);     // [B, H, T, Dh/2]
-    const at::Tensor second = heads.narrow(-1, half, half); // [B, H, T, Dh/2]
+    const std::vector<at::Tensor> pair = heads.split(half, -1); // [B, H, T, Dh/2] each
+    const at::Tensor& first = pair[0];
+    const at::Tensor& second = pair[1];
     // x * cos + rotate_half(x) * sin, with rotate_half(x) = (-second, first).
     return at::cat({first * tables.cos - second * tables.sin, second * tables.cos + first * tables.sin}, -1)
         .contiguous();
