@@ -38,7 +38,9 @@ void rewriteWeights(const std::string& folder, const std::function<std::string(c
     const auto file = sp::SafetensorsFile::open(folder + "/model.safetensors");
     std::vector<at::Tensor> keep;
     std::vector<sp::TensorToWrite> tensors;
-    const at::ScalarType type = dtype == sp::TensorDType::F16 ? at::kHalf : at::kFloat;
+    const at::ScalarType type = dtype == sp::TensorDType::F16    ? at::kHalf
+                                : dtype == sp::TensorDType::BF16 ? at::kBFloat16
+                                                                 : at::kFloat;
     auto add = [&](const std::string& name, const at::Tensor& value) {
         keep.push_back(value.to(type).contiguous());
         tensors.push_back({name, dtype, keep.back().sizes().vec(), keep.back().data_ptr()});
@@ -277,20 +279,29 @@ private Q_SLOTS:
         QCOMPARE(maxAbsDiff(logitsOf(*loaded, ids), logitsOf(*model, ids)), 0.0);
     }
 
+    void halfPrecisionFilesLoadAsFloat32_data()
+    {
+        QTest::addColumn<bool>("brain");
+        QTest::newRow("F16") << false;
+        QTest::newRow("BF16") << true;
+    }
     void halfPrecisionFilesLoadAsFloat32()
     {
+        QFETCH(bool, brain);
         QTemporaryDir dir;
         const std::string folder = folderIn(dir, "m");
         const auto model = randomModel(tinyQwen2(), 6);
         model->save(folder);
         rewriteWeights(
-            folder, [](const std::string& name) { return name; }, {}, sp::TensorDType::F16);
+            folder, [](const std::string& name) { return name; }, {},
+            brain ? sp::TensorDType::BF16 : sp::TensorDType::F16);
         const auto loaded = CausalLM::loadFolder(folder, at::kCPU, at::kFloat);
         QCOMPARE(loaded->dtype(), at::kFloat);
         {
             at::NoGradGuard noGrad;
             for (auto& [name, tensor] : model->namedParameters())
-                tensor.copy_(tensor.to(at::kHalf).to(at::kFloat)); // what the F16 file holds
+                tensor.copy_(
+                    tensor.to(brain ? at::kBFloat16 : at::kHalf).to(at::kFloat)); // what the file holds
         }
         const at::Tensor ids = randomIds(1, 6, 101, 7);
         QCOMPARE(maxAbsDiff(logitsOf(*loaded, ids), logitsOf(*model, ids)), 0.0);
