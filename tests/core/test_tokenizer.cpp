@@ -585,6 +585,12 @@ private Q_SLOTS:
         } catch (const sp::Error& error) {
             QVERIFY2(QString::fromUtf8(error.what()).contains("has no tokenizer.json"), error.what());
         }
+        try {
+            sp::Tokenizer::fromFile("/dev/null");
+            QFAIL("a device was accepted as tokenizer.json");
+        } catch (const sp::Error& error) {
+            QVERIFY2(QString::fromUtf8(error.what()).contains("is not a regular file"), error.what());
+        }
         QFile file(dir.filePath("tokenizer.json"));
         QVERIFY(file.open(QIODevice::WriteOnly));
         file.write(QByteArray::fromStdString(tokenizerJson({"ab"}, parse(R"(["a b"])")).dump()));

@@ -111,6 +111,13 @@ Tokenizer Tokenizer::fromFile(const std::string& path)
     } else if (!fs::exists(file, error)) {
         throw Error(fileError(path, "no such file or folder"));
     }
+    if (!fs::is_regular_file(file, error))
+        throw Error(fileError(file.string(), "is not a regular file"));
+    constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{1} << 30;
+    const std::uintmax_t size = fs::file_size(file, error);
+    if (!error && size > kMaxFileBytes)
+        throw Error(fileError(file.string(), "is " + std::to_string(size) +
+                                                 " bytes; a tokenizer.json over 1 GiB is not supported"));
     return fromJson(readWholeFile(file), file.string());
 }
 
