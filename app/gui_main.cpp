@@ -1,12 +1,137 @@
+#include "CompareView.h"
 #include "MainWindow.h"
-
+#include "Session.h"
+#include "SigmaInspector.h"
+#include "TrainingPanel.h"
 #include "softprompt/version.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QDir>
+#include <QEventLoop>
+#include <QFileInfo>
 #include <QIcon>
-#include <QScreen>
+#include <QLineEdit>
+#include <QPointer>
+#include <QSpinBox>
+#include <QTabWidget>
 #include <QTimer>
+
+#include <cstdio>
+
+namespace {
+
+// Drives the window from the command line for reproducible screenshots: wait for the model,
+// optionally run a compression sweep and a training run on the loaded example, then save the
+// window (or every tab) as PNG files and quit.
+class Autopilot : public QObject {
+public:
+    Autopilot(spui::MainWindow* window, const QCommandLineParser& parser, const QCommandLineOption& runDemo,
+              const QCommandLineOption& steps, const QCommandLineOption& sweep, const QCommandLineOption& tab,
+              const QCommandLineOption& screenshot, const QCommandLineOption& screenshotDir)
+        : QObject(window), window_(window)
+    {
+        runDemo_ = parser.isSet(runDemo);
+        steps_ = parser.value(steps).toInt();
+        sweep_ = parser.value(sweep);
+        tab_ = parser.value(tab);
+        screenshot_ = parser.value(screenshot);
+        screenshotDir_ = parser.value(screenshotDir);
+    }
+
+    int captureDelayMs = 1500;
+
+    bool needsModel() const { return runDemo_ || !sweep_.isEmpty(); }
+
+    void start()
+    {
+        spui::Session* session = window_->session();
+        connect(session, &spui::Session::modelLoadFailed, this,
+                [](const QString& source, const QString& message) {
+                    std::fprintf(stderr, "softprompt-workbench: could not load %s: %s\n", qPrintable(source),
+                                 qPrintable(message));
+                    QApplication::exit(1);
+                });
+        if (!needsModel()) {
+            QTimer::singleShot(captureDelayMs, this, &Autopilot::capture);
+            return;
+        }
+        if (session->hasModel() && !session->isBusy())
+            next();
+        else
+            connect(session, &spui::Session::modelChanged, this, &Autopilot::next, Qt::QueuedConnection);
+        connect(session->worker(), &spui::TrainingWorker::trainingFinished, this,
+                [this](const spui::TrainingOutcome& outcome) {
+                    if (outcome.status == sp::RunStatus::Failed) {
+                        std::fprintf(stderr, "softprompt-workbench: the run failed: %s\n",
+                                     qPrintable(outcome.message));
+                        QApplication::exit(1);
+                        return;
+                    }
+                    QTimer::singleShot(300, this, &Autopilot::next);
+                });
+    }
+
+private:
+    void next()
+    {
+        spui::TrainingPanel* panel = window_->trainingPanel();
+        if (steps_ > 0)
+            panel->findChild<QSpinBox*>(QStringLiteral("stepsBox"))->setValue(steps_);
+        if (!sweep_.isEmpty() && !sweepDone_) {
+            sweepDone_ = true;
+            panel->findChild<QLineEdit*>(QStringLiteral("sweepKsEdit"))->setText(sweep_);
+            window_->showTab(QStringLiteral("train"));
+            panel->startSweep();
+            return;
+        }
+        if (runDemo_ && !runDone_) {
+            runDone_ = true;
+            window_->showTab(QStringLiteral("train"));
+            panel->start();
+            return;
+        }
+        window_->sigmaInspector()->inspect();
+        QTimer::singleShot(1500, this, &Autopilot::capture);
+    }
+
+    void capture()
+    {
+        if (!screenshotDir_.isEmpty()) {
+            QDir().mkpath(screenshotDir_);
+            const QStringList keys = spui::MainWindow::tabKeys();
+            for (int i = 0; i < keys.size(); ++i) {
+                window_->showTab(keys[i]);
+                if (keys[i] == QLatin1String("compare"))
+                    window_->compareView()->selectRow(0);
+                QApplication::processEvents();
+                QEventLoop settle;
+                QTimer::singleShot(400, &settle, &QEventLoop::quit); // let merged replots land
+                settle.exec();
+                const QString path =
+                    QDir(screenshotDir_).filePath(QStringLiteral("%1-%2.png").arg(i + 1).arg(keys[i]));
+                if (!window_->grab().save(path))
+                    std::fprintf(stderr, "softprompt-workbench: could not write %s\n", qPrintable(path));
+            }
+        }
+        if (!tab_.isEmpty())
+            window_->showTab(tab_);
+        if (!screenshot_.isEmpty()) {
+            QApplication::processEvents();
+            if (!window_->grab().save(screenshot_))
+                std::fprintf(stderr, "softprompt-workbench: could not write %s\n", qPrintable(screenshot_));
+        }
+        QApplication::quit();
+    }
+
+    QPointer<spui::MainWindow> window_;
+    bool runDemo_ = false;
+    int steps_ = 0;
+    QString sweep_, tab_, screenshot_, screenshotDir_;
+    bool sweepDone_ = false, runDone_ = false;
+};
+
+} // namespace
 
 int main(int argc, char** argv)
 {
@@ -22,22 +147,60 @@ int main(int argc, char** argv)
     parser.setApplicationDescription("Compress long prompts into learned soft prompts.");
     parser.addHelpOption();
     parser.addVersionOption();
-    QCommandLineOption screenshotOption("screenshot", "Save a screenshot of the window to FILE, then quit.", "FILE");
+    QCommandLineOption screenshotOption("screenshot", "Save a screenshot of the window to FILE, then quit.",
+                                        "FILE");
+    QCommandLineOption screenshotDirOption("screenshot-dir",
+                                           "Save a screenshot of every tab into DIR, then quit.", "DIR");
     QCommandLineOption quitAfterOption("quit-after", "Quit after MS milliseconds (for smoke tests).", "MS");
-    parser.addOption(screenshotOption);
-    parser.addOption(quitAfterOption);
+    QCommandLineOption tabOption(
+        "tab", "Show this tab: context, queries, train, compare, runs, sweep, sigma.", "NAME");
+    QCommandLineOption runDemoOption("run-demo", "Train σ on the opened example once the model is loaded.");
+    QCommandLineOption stepsOption("steps", "Training steps for --run-demo and --sweep.", "N");
+    QCommandLineOption sweepOption("sweep", "Run a compression sweep over these k first (e.g. 1,2,4,8).",
+                                   "KS");
+    QCommandLineOption dbOption("db", "Use this run database instead of the default one.", "PATH");
+    QCommandLineOption sizeOption("size", "Window size, e.g. 1400x900.", "WxH");
+    for (const QCommandLineOption& option :
+         {screenshotOption, screenshotDirOption, quitAfterOption, tabOption, runDemoOption, stepsOption,
+          sweepOption, dbOption, sizeOption})
+        parser.addOption(option);
     parser.process(application);
 
     spui::MainWindow window;
+    if (parser.isSet(dbOption))
+        window.session()->setDatabasePath(QFileInfo(parser.value(dbOption)).absoluteFilePath());
+    window.startUp();
+    if (parser.isSet(dbOption))
+        window.session()->setDatabasePath(QFileInfo(parser.value(dbOption)).absoluteFilePath());
+    if (parser.isSet(sizeOption)) {
+        const QStringList size = parser.value(sizeOption).split('x');
+        if (size.size() == 2)
+            window.resize(size[0].toInt(), size[1].toInt());
+    }
+    if (parser.isSet(tabOption) && !window.showTab(parser.value(tabOption))) {
+        std::fprintf(stderr, "softprompt-workbench: unknown tab \"%s\"; use one of: %s\n",
+                     qPrintable(parser.value(tabOption)), qPrintable(spui::MainWindow::tabKeys().join(", ")));
+        return 1;
+    }
     window.show();
 
+    const bool autopilot = parser.isSet(runDemoOption) || parser.isSet(sweepOption) ||
+                           parser.isSet(screenshotOption) || parser.isSet(screenshotDirOption);
     const int quitAfterMs = parser.value(quitAfterOption).toInt();
-    if (parser.isSet(screenshotOption)) {
-        const QString path = parser.value(screenshotOption);
-        QTimer::singleShot(quitAfterMs > 0 ? quitAfterMs : 1500, &window, [&window, path] {
-            window.grab().save(path);
-            QApplication::quit();
-        });
+    if (autopilot) {
+        auto* pilot = new Autopilot(&window, parser, runDemoOption, stepsOption, sweepOption, tabOption,
+                                    screenshotOption, screenshotDirOption);
+        if (!pilot->needsModel()) {
+            // A plain screenshot is taken at --quit-after (the window has settled by then).
+            if (quitAfterMs > 0)
+                pilot->captureDelayMs = quitAfterMs;
+        } else if (quitAfterMs > 0) {
+            QTimer::singleShot(quitAfterMs, &application, [] {
+                std::fprintf(stderr, "softprompt-workbench: --quit-after elapsed before the run finished\n");
+                QApplication::exit(2);
+            });
+        }
+        pilot->start();
     } else if (quitAfterMs > 0) {
         QTimer::singleShot(quitAfterMs, &application, &QApplication::quit);
     }

@@ -119,7 +119,6 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     connect(trainingPanel_, &TrainingPanel::aboutToStart, this, [this](const sp::TrainConfig& config) {
         const sp::ObjectiveInfo& info = sp::objectiveInfo(config.objective);
         curvePlot_->setObjective(toQ(info.label), info.higherIsBetter);
-        contextEditor_->recountNow();
     });
     connect(trainingPanel_, &TrainingPanel::startRefused, this, [this](const QString& message) {
         showMessage(this, QMessageBox::Information, tr("Cannot start training"), message);
@@ -472,7 +471,7 @@ void MainWindow::closeEvent(QCloseEvent* event)
             closeConfirmed_ = true;
             closeWhenIdle_ = true;
             activityLabel_->setText(tr("Stopping the run before quitting…"));
-            session_->cancel();
+            session_->abandon();
         });
         box->open();
         return;
@@ -481,7 +480,7 @@ void MainWindow::closeEvent(QCloseEvent* event)
         // Loading a model or filling targets cannot be interrupted mid-call; quit as soon as it ends.
         event->ignore();
         closeWhenIdle_ = true;
-        session_->cancel();
+        session_->abandon();
         return;
     }
     saveState();

@@ -48,6 +48,7 @@ public:
                        QString* whyNot = nullptr);
     bool fillTargets(int maxNewTokens, QString* whyNot = nullptr);
     void cancel();
+    void abandon(); // cancel, and skip the final evaluation (closing)
     void setPaused(bool paused);
     bool isPaused() const;
 

@@ -27,7 +27,7 @@ TrainingPanel::TrainingPanel(Session* session, QWidget* parent) : QWidget(parent
     };
     k_ = new QSpinBox(this);
     named(k_, "kBox");
-    k_->setRange(1, 512);
+    k_->setRange(1, 8192);
     k_->setToolTip(tr("Number of soft-prompt vectors σ that replace the context"));
     objective_ = new QComboBox(this);
     named(objective_, "objectiveBox");

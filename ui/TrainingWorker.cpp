@@ -6,6 +6,7 @@
 
 #include <QFileInfo>
 
+#include <algorithm>
 #include <memory>
 
 namespace spui {
@@ -30,6 +31,38 @@ QString describe(const std::exception& error)
     return QString::fromStdString(error.what()).trimmed();
 }
 
+// Adds σ's outcomes and aggregates to the baseline evaluation of the same queries. False when the
+// two do not line up query by query (then the caller evaluates everything at once).
+bool mergeEvaluations(const sp::Evaluation& baselines, const sp::Evaluation& sigma, sp::Evaluation* merged)
+{
+    if (baselines.queries.size() != sigma.queries.size())
+        return false;
+    *merged = baselines;
+    auto order = [](const sp::ConditionOutcome& a, const sp::ConditionOutcome& b) {
+        return int(a.condition) < int(b.condition);
+    };
+    for (size_t i = 0; i < sigma.queries.size(); ++i) {
+        sp::QueryEvaluation& query = merged->queries[i];
+        if (query.query != sigma.queries[i].query || query.heldOut != sigma.queries[i].heldOut)
+            return false;
+        for (const sp::ConditionOutcome& outcome : sigma.queries[i].outcomes)
+            if (outcome.condition == sp::Condition::SoftPrompt)
+                query.outcomes.push_back(outcome);
+        std::stable_sort(query.outcomes.begin(), query.outcomes.end(), order);
+    }
+    auto addAggregates = [](std::vector<sp::ConditionAggregate>& into,
+                            const std::vector<sp::ConditionAggregate>& from) {
+        for (const sp::ConditionAggregate& aggregate : from)
+            if (aggregate.condition == sp::Condition::SoftPrompt)
+                into.push_back(aggregate);
+        std::stable_sort(into.begin(), into.end(),
+                         [](const auto& a, const auto& b) { return int(a.condition) < int(b.condition); });
+    };
+    addAggregates(merged->heldout, sigma.heldout);
+    addAggregates(merged->train, sigma.train);
+    return true;
+}
+
 } // namespace
 
 TrainingWorker::TrainingWorker(QObject* parent) : QObject(parent)
@@ -45,6 +78,7 @@ void TrainingWorker::resetControl()
 {
     control_.cancel.store(false);
     control_.pause.store(false);
+    abandon_.store(false);
 }
 
 void TrainingWorker::loadModel(const QString& source, const sp::ModelLoadOptions& options)
@@ -214,10 +248,14 @@ TrainingOutcome TrainingWorker::trainOne(sp::CompressionTask& task, const Traini
         outcome.status = outcome.result.status;
         outcome.message = toQ(outcome.result.error);
 
-        if (!outcome.result.sigma.empty() && outcome.result.stepsCompleted > 0) {
-            emit phaseChanged(tr("Evaluating σ against the baselines"), 0.0);
-            outcome.evaluation = task.evaluate(outcome.result.sigma, outcome.config);
-            emit phaseChanged(tr("Evaluating σ against the baselines"), 1.0);
+        if (!outcome.result.sigma.empty() && outcome.result.stepsCompleted > 0 && !abandon_.load()) {
+            emit phaseChanged(tr("Evaluating σ on every query"), 0.0);
+            // The baselines do not depend on σ: evaluate only σ and reuse them.
+            const sp::Evaluation sigmaOnly =
+                task.evaluate(outcome.result.sigma, outcome.config, {sp::Condition::SoftPrompt});
+            if (!mergeEvaluations(baselines, sigmaOnly, &outcome.evaluation))
+                outcome.evaluation = task.evaluate(outcome.result.sigma, outcome.config);
+            emit phaseChanged(tr("Evaluating σ on every query"), 1.0);
         }
     } catch (const std::exception& error) {
         outcome.status = sp::RunStatus::Failed;

@@ -11,8 +11,10 @@
 #include "softprompt/run_store.h"
 
 #include <QMetaType>
+
 #include <QObject>
 #include <QString>
+#include <atomic>
 
 #include <cstdint>
 #include <string>
@@ -56,6 +58,12 @@ public:
 
     // Thread-safe, called from the GUI thread.
     void requestCancel() { control_.cancel.store(true); }
+    // Cancels and skips the final evaluation too (the window is closing).
+    void requestAbandon()
+    {
+        abandon_.store(true);
+        control_.cancel.store(true);
+    }
     void setPaused(bool paused) { control_.pause.store(paused); }
     bool isPaused() const { return control_.pause.load(); }
     // GUI thread, before queuing a job (never while one runs).
@@ -86,6 +94,7 @@ private:
                              int sweepIndex);
 
     sp::TrainControl control_;
+    std::atomic<bool> abandon_{false};
 };
 
 } // namespace spui

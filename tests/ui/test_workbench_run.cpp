@@ -1,0 +1,286 @@
+// A full run on the demo model, driven from the UI with clicks: the window opens the demo model and
+// a shipped example on first start, Train is clicked, and the test waits for the worker's signal.
+// It then checks what the user would see (curve points, baselines, the compare table, the runs
+// browser, the σ inspector, the report) and that the run is in the database. Pause/resume, stop,
+// closing during a run, failures and the event-loop stall bound are checked on the same model.
+#include "CompareModel.h"
+#include "CompareView.h"
+#include "ContextEditor.h"
+#include "CurvePlot.h"
+#include "MainWindow.h"
+#include "QueryTableModel.h"
+#include "RunsBrowser.h"
+#include "RunsModel.h"
+#include "Session.h"
+#include "SigmaInspector.h"
+#include "TrainingPanel.h"
+#include "event_loop_monitor.h"
+#include "softprompt/paths.h"
+#include "softprompt/run_store.h"
+#include "ui_test_support.h"
+
+#include <QAbstractItemModelTester>
+#include <QFile>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <qcustomplot.h>
+
+#include <memory>
+
+namespace {
+
+constexpr int kModelTimeoutMs = 120000;
+constexpr int kRunTimeoutMs = 300000;
+
+template <typename T> T* child(QObject* parent, const char* name)
+{
+    T* found = parent->findChild<T*>(QLatin1String(name));
+    if (!found)
+        qFatal("no child %s", name);
+    return found;
+}
+
+} // namespace
+
+class TestWorkbenchRun : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase()
+    {
+        try {
+            demoFolder_ = QString::fromStdString(sp::demoModelDirectory());
+        } catch (const std::exception& error) {
+            QSKIP(qPrintable(QStringLiteral("the demo model is not available: %1").arg(error.what())));
+        }
+        if (!QFile::exists(demoFolder_ + "/model.safetensors"))
+            QSKIP(
+                qPrintable(QStringLiteral("the demo model has no weights yet in %1 (softprompt pretrain-demo "
+                                          "writes them)")
+                               .arg(demoFolder_)));
+        window_ = std::make_unique<spui::MainWindow>();
+        window_->resize(1280, 820);
+        window_->show();
+        QVERIFY(QTest::qWaitForWindowExposed(window_.get()));
+        window_->startUp();
+        QTRY_VERIFY_WITH_TIMEOUT(window_->session()->hasModel() && !window_->session()->isBusy(),
+                                 kModelTimeoutMs);
+        QVERIFY2(!window_->session()->context().isEmpty(), "first start opens a shipped example");
+        QVERIFY(window_->session()->queries()->rowCount() > 0);
+        // Short runs keep the test fast; the plumbing is the same as for long ones.
+        child<QSpinBox>(window_.get(), "stepsBox")->setValue(24);
+        child<QSpinBox>(window_.get(), "evalIntervalBox")->setValue(8);
+        child<QSpinBox>(window_.get(), "batchBox")->setValue(4);
+        child<QSpinBox>(window_.get(), "kBox")->setValue(4);
+    }
+
+    void fullRunFromTheUi()
+    {
+        spui::Session* session = window_->session();
+        QSignalSpy finished(session->worker(), &spui::TrainingWorker::trainingFinished);
+        QSignalSpy steps(session->worker(), &spui::TrainingWorker::stepReported);
+        sptest::EventLoopMonitor monitor;
+        window_->showTab("train");
+        monitor.start();
+        QTest::mouseClick(child<QPushButton>(window_.get(), "startButton"), Qt::LeftButton);
+        QCOMPARE(session->activity(), spui::Session::Activity::Training);
+        QVERIFY(!child<QPushButton>(window_.get(), "startButton")->isEnabled());
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
+        // The spy sees the signal on the worker thread; the widgets get it through the event loop.
+        QTRY_COMPARE(session->activity(), spui::Session::Activity::Idle);
+        monitor.stop();
+        const spui::TrainingOutcome outcome = finished.first().first().value<spui::TrainingOutcome>();
+        QVERIFY2(outcome.status == sp::RunStatus::Finished, qPrintable(outcome.message));
+        QVERIFY2(outcome.storeWarning.isEmpty(), qPrintable(outcome.storeWarning));
+        QCOMPARE(steps.count(), 24);
+
+        // The event loop kept turning while the worker trained.
+        qInfo("event loop during the run: %d ticks in %.0f ms, largest gap %.1f ms wall (ending at %.0f ms), "
+              "%.1f ms of GUI-thread CPU",
+              monitor.ticks(), monitor.elapsedMs(), monitor.maxWallGapMs(), monitor.maxWallGapAtMs(),
+              monitor.maxCpuGapMs());
+        QVERIFY(monitor.ticks() > 20);
+        QVERIFY2(monitor.maxWallGapMs() < 50.0, qPrintable(QString::number(monitor.maxWallGapMs())));
+        QVERIFY2(monitor.maxCpuGapMs() < 50.0, qPrintable(QString::number(monitor.maxCpuGapMs())));
+
+        // What the user sees: the curve, its baselines, the progress bar, the enabled buttons.
+        spui::CurvePlot* plot = window_->curvePlot();
+        QTRY_COMPARE(plot->trainPointCount(), 24);
+        QVERIFY(plot->heldoutPointCount() >= 3);
+        QVERIFY(plot->baselines().size() >= 2);
+        QVERIFY(plot->replotCount() < 24); // merged, not one per step
+        QVERIFY(child<QProgressBar>(window_.get(), "trainProgress")->text().contains("finished"));
+        QVERIFY(child<QPushButton>(window_.get(), "startButton")->isEnabled());
+        QVERIFY(!child<QPushButton>(window_.get(), "stopButton")->isEnabled());
+
+        // The compare table holds every query, worst first.
+        spui::CompareModel* compare = window_->compareView()->model();
+        QAbstractItemModelTester compareTester(compare,
+                                               QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QCOMPARE(compare->rowCount(), int(session->queries()->nonEmptyQueries().size()));
+        const double worst =
+            compare->index(0, spui::CompareModel::SColumn).data(spui::CompareModel::SortRole).toDouble();
+        const double best = compare->index(compare->rowCount() - 1, spui::CompareModel::SColumn)
+                                .data(spui::CompareModel::SortRole)
+                                .toDouble();
+        QVERIFY(worst >= best);
+        // Every query has its full-context prediction (the reference the other columns are marked against).
+        for (int row = 0; row < compare->rowCount(); ++row)
+            QVERIFY(compare->index(row, spui::CompareModel::FullColumn).data().toString() !=
+                    QStringLiteral("–"));
+        window_->showTab("compare");
+        window_->compareView()->selectRow(0);
+        QVERIFY(window_->compareView()->barsPlot()->plottableCount() >= 3);
+
+        // The run is in the database, with its curve, σ and per-query evaluations.
+        const sp::RunStore store = sp::RunStore::open(session->databasePath().toStdString());
+        const sp::RunRecord run = store.run(outcome.runId);
+        QCOMPARE(int(run.status), int(sp::RunStatus::Finished));
+        QCOMPARE(run.lastStep, 24);
+        QCOMPARE(store.curve(outcome.runId, sp::metric_key::TrainS).steps.size(), size_t(24));
+        QVERIFY(!store.curve(outcome.runId, sp::metric_key::HeldoutS).steps.empty());
+        QCOMPARE(store.loadSigma(outcome.runId).k, 4);
+        QVERIFY(store.evaluations(outcome.runId).size() >= size_t(compare->rowCount()));
+
+        // The runs browser lists it, and reopening it gives the same per-query table.
+        window_->showTab("runs");
+        spui::RunsBrowser* runs = window_->runsBrowser();
+        QAbstractItemModelTester runsTester(runs->model(),
+                                            QAbstractItemModelTester::FailureReportingMode::QtTest);
+        runs->refresh();
+        QVERIFY(runs->model()->rowOfRun(outcome.runId) >= 0);
+        runs->selectRuns({outcome.runId});
+        runs->openInCompare();
+        QCOMPARE(window_->tabs()->currentWidget(), window_->compareView());
+        QCOMPARE(compare->rowCount(), int(session->queries()->nonEmptyQueries().size()));
+
+        // σ inspector: one row per σ vector, next to the disclaimer.
+        QSignalSpy inspected(window_->sigmaInspector(), &spui::SigmaInspector::inspected);
+        window_->sigmaInspector()->inspect();
+        QTRY_COMPARE_WITH_TIMEOUT(inspected.count(), 1, 60000);
+        QVERIFY(inspected.first().first().toBool());
+        QCOMPARE(window_->sigmaInspector()->table()->rowCount(), 4);
+        QVERIFY(
+            child<QLabel>(window_.get(), "sigmaDisclaimer")->text().contains("Not a faithful explanation"));
+
+        // The stakeholder report.
+        QTemporaryDir dir;
+        QString error;
+        QVERIFY2(window_->exportReportTo(dir.filePath("report.html"), &error), qPrintable(error));
+        QFile html(dir.filePath("report.html"));
+        QVERIFY(html.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(html.readAll());
+        QVERIFY(text.contains("compression"));
+        QVERIFY(text.contains("data:image/png;base64,"));
+        QVERIFY(text.contains("no context"));
+        QVERIFY2(window_->exportReportTo(dir.filePath("report.pdf"), &error), qPrintable(error));
+        QVERIFY(QFileInfo(dir.filePath("report.pdf")).size() > 2000);
+        QVERIFY2(window_->exportPlotTo(dir.filePath("curve.svg"), &error), qPrintable(error));
+    }
+
+    void pauseResumeAndStop()
+    {
+        spui::Session* session = window_->session();
+        QSignalSpy finished(session->worker(), &spui::TrainingWorker::trainingFinished);
+        QSignalSpy steps(session->worker(), &spui::TrainingWorker::stepReported);
+        child<QSpinBox>(window_.get(), "stepsBox")->setValue(400);
+        QTest::mouseClick(child<QPushButton>(window_.get(), "startButton"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(steps.count() >= 2, kRunTimeoutMs);
+        auto* pause = child<QPushButton>(window_.get(), "pauseButton");
+        QTest::mouseClick(pause, Qt::LeftButton);
+        QVERIFY(pause->text().contains("Resume"));
+        QTest::qWait(400); // at most one step was in flight when the flag was set
+        const int pausedAt = steps.count();
+        QTest::qWait(600);
+        QCOMPARE(steps.count(), pausedAt);
+        QTest::mouseClick(pause, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(steps.count() > pausedAt, 30000);
+        QTest::mouseClick(child<QPushButton>(window_.get(), "stopButton"), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
+        // The spy sees the signal on the worker thread; the widgets get it through the event loop.
+        QTRY_COMPARE(session->activity(), spui::Session::Activity::Idle);
+        const spui::TrainingOutcome outcome = finished.first().first().value<spui::TrainingOutcome>();
+        QCOMPARE(int(outcome.status), int(sp::RunStatus::Cancelled));
+        QVERIFY(outcome.result.stepsCompleted < 400);
+        QVERIFY(!outcome.result.sigma.empty());
+        QVERIFY(child<QPushButton>(window_.get(), "startButton")->isEnabled());
+        QVERIFY(!child<QPushButton>(window_.get(), "pauseButton")->isEnabled());
+        const sp::RunStore store = sp::RunStore::open(session->databasePath().toStdString());
+        QCOMPARE(int(store.run(outcome.runId).status), int(sp::RunStatus::Cancelled));
+        child<QSpinBox>(window_.get(), "stepsBox")->setValue(24);
+    }
+
+    void failedRunLeavesTheUiUsable()
+    {
+        spui::Session* session = window_->session();
+        QSignalSpy finished(session->worker(), &spui::TrainingWorker::trainingFinished);
+        // k larger than the context: the engine refuses it with a message saying what to do.
+        auto* k = child<QSpinBox>(window_.get(), "kBox");
+        window_->contextEditor()->recountNow();
+        QVERIFY(window_->contextEditor()->tokenCount() > 0);
+        k->setValue(window_->contextEditor()->tokenCount() + 5);
+        QCOMPARE(k->value(), window_->contextEditor()->tokenCount() + 5);
+        QTest::mouseClick(child<QPushButton>(window_.get(), "startButton"), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
+        // The spy sees the signal on the worker thread; the widgets get it through the event loop.
+        QTRY_COMPARE(session->activity(), spui::Session::Activity::Idle);
+        const spui::TrainingOutcome outcome = finished.first().first().value<spui::TrainingOutcome>();
+        QCOMPARE(int(outcome.status), int(sp::RunStatus::Failed));
+        QVERIFY(!outcome.message.isEmpty());
+        QTRY_VERIFY(window_->findChild<QMessageBox*>("messageBox"));
+        QMessageBox* box = window_->findChild<QMessageBox*>("messageBox");
+        QVERIFY2(box->text().contains(outcome.message.left(20)), qPrintable(box->text()));
+        box->close();
+        QTRY_VERIFY(!window_->findChild<QMessageBox*>("messageBox")); // deleted on close
+        QCOMPARE(session->activity(), spui::Session::Activity::Idle);
+        QVERIFY(child<QPushButton>(window_.get(), "startButton")->isEnabled());
+        k->setValue(4);
+
+        // An empty context is refused before anything is queued.
+        const QString context = session->context();
+        window_->contextEditor()->setText(QString());
+        QTest::mouseClick(child<QPushButton>(window_.get(), "startButton"), Qt::LeftButton);
+        QTRY_VERIFY(window_->findChild<QMessageBox*>("messageBox"));
+        box = window_->findChild<QMessageBox*>("messageBox");
+        QVERIFY2(box->text().contains("context is empty"), qPrintable(box->text()));
+        box->close();
+        QCOMPARE(session->activity(), spui::Session::Activity::Idle);
+        window_->contextEditor()->setText(context);
+    }
+
+    void closingDuringARunAsksThenCancels()
+    {
+        spui::Session* session = window_->session();
+        QSignalSpy finished(session->worker(), &spui::TrainingWorker::trainingFinished);
+        QSignalSpy steps(session->worker(), &spui::TrainingWorker::stepReported);
+        child<QSpinBox>(window_.get(), "stepsBox")->setValue(400);
+        QTest::mouseClick(child<QPushButton>(window_.get(), "startButton"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(steps.count() >= 1, kRunTimeoutMs);
+        QVERIFY(!window_->close()); // asks first
+        QTRY_VERIFY(window_->findChild<QMessageBox*>("confirmCloseBox"));
+        QMessageBox* box = window_->findChild<QMessageBox*>("confirmCloseBox");
+        QVERIFY(window_->isVisible());
+        QTest::mouseClick(box->button(QMessageBox::Yes), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
+        // The spy sees the signal on the worker thread; the widgets get it through the event loop.
+        QTRY_COMPARE(session->activity(), spui::Session::Activity::Idle);
+        QTRY_VERIFY(!window_->isVisible());
+        const spui::TrainingOutcome outcome = finished.first().first().value<spui::TrainingOutcome>();
+        QCOMPARE(int(outcome.status), int(sp::RunStatus::Cancelled));
+        const sp::RunStore store = sp::RunStore::open(session->databasePath().toStdString());
+        QCOMPARE(int(store.run(outcome.runId).status), int(sp::RunStatus::Cancelled));
+        window_.reset(); // joins the (idle) worker thread
+    }
+
+private:
+    QString demoFolder_;
+    std::unique_ptr<spui::MainWindow> window_;
+};
+
+SPUI_TEST_MAIN(TestWorkbenchRun)
+#include "test_workbench_run.moc"
