@@ -1,5 +1,7 @@
 #include "CompareView.h"
 #include "MainWindow.h"
+#include "RunsBrowser.h"
+#include "RunsModel.h"
 #include "Session.h"
 #include "SigmaInspector.h"
 #include "TrainingPanel.h"
@@ -104,6 +106,13 @@ private:
                 window_->showTab(keys[i]);
                 if (keys[i] == QLatin1String("compare"))
                     window_->compareView()->selectRow(0);
+                if (keys[i] == QLatin1String("runs")) { // overlay every run's curve
+                    std::vector<std::int64_t> ids;
+                    const spui::RunsModel* runs = window_->runsBrowser()->model();
+                    for (int row = 0; row < runs->rowCount(); ++row)
+                        ids.push_back(runs->runAt(row)->id);
+                    window_->runsBrowser()->selectRuns(ids);
+                }
                 QApplication::processEvents();
                 QEventLoop settle;
                 QTimer::singleShot(400, &settle, &QEventLoop::quit); // let merged replots land

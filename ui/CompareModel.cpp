@@ -22,6 +22,8 @@ double sigmaS(const sp::QueryEvaluation& query, bool higherIsBetter)
 
 QString visibleText(const std::string& text)
 {
+    if (text.empty())
+        return QObject::tr("∅ (ends at once)");
     QString shown = toQ(text);
     shown.replace(QLatin1Char('\n'), QStringLiteral("↵"));
     return shown;

@@ -156,7 +156,8 @@ void CompareView::refresh()
     aggregates_->setText(html);
     table_->resizeColumnsToContents();
     for (int column = 0; column < model_->columnCount(); ++column)
-        table_->setColumnWidth(column, std::min(table_->columnWidth(column), 260));
+        table_->setColumnWidth(column, std::min(table_->columnWidth(column), 240));
+    table_->horizontalHeader()->setSectionResizeMode(CompareModel::QueryColumn, QHeaderView::Stretch);
     selectRow(0);
 }
 
@@ -180,7 +181,9 @@ void CompareView::showQuery(int sourceRow)
         selected_->setText(
             tr("<b>%1</b><br>ŷ with the full context: <tt>%2</tt>%3")
                 .arg(toQ(query->query).toHtmlEscaped().replace(QLatin1Char('\n'), QStringLiteral(" ↵ ")),
-                     full ? toQ(full->prediction).toHtmlEscaped() : tr("–"),
+                     full ? (full->prediction.empty() ? tr("∅ (ends at once)")
+                                                      : toQ(full->prediction).toHtmlEscaped())
+                          : tr("–"),
                      query->target.empty()
                          ? QString()
                          : tr(" · target: <tt>%1</tt>").arg(toQ(query->target).toHtmlEscaped())));
@@ -220,6 +223,7 @@ void CompareView::showBars(int sourceRow)
         ticker->addTick(double(i + 1), tokenLabel(texts[i]));
     bars_->xAxis->setTicker(ticker);
     bars_->xAxis->setRange(0.3, double(ids.size()) + 0.7);
+    double tallest = 0.0;
 
     auto* group = new QCPBarsGroup(bars_);
     group->setSpacingType(QCPBarsGroup::stAbsolute);
@@ -247,9 +251,12 @@ void CompareView::showBars(int sourceRow)
                     probability = token.probability;
             keys << double(i + 1);
             values << probability;
+            tallest = std::max(tallest, probability);
         }
         bars->setData(keys, values, true);
     }
+    // Up to the tallest bar, so that a flat distribution is still readable (the axis says so).
+    bars_->yAxis->setRange(0, std::clamp(tallest * 1.15, 0.02, 1.05));
     const double width = shown > 0 ? 0.8 / shown : 0.8;
     for (int i = 0; i < bars_->plottableCount(); ++i)
         static_cast<QCPBars*>(bars_->plottable(i))->setWidth(width);

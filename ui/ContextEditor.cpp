@@ -56,7 +56,8 @@ ContextEditor::ContextEditor(Session* session, QWidget* parent) : QWidget(parent
     fillBar_ = new QProgressBar(this);
     fillBar_->setObjectName(QStringLiteral("windowFill"));
     fillBar_->setRange(0, 100);
-    fillBar_->setMaximumWidth(260);
+    fillBar_->setMinimumWidth(220);
+    fillBar_->setMaximumWidth(320);
     fillBar_->setFormat(tr("%p% of the window"));
 
     warning_ = new QFrame(this);
@@ -118,7 +119,12 @@ ContextEditor::ContextEditor(Session* session, QWidget* parent) : QWidget(parent
         if (on)
             recount();
     });
-    connect(session_, &Session::modelChanged, this, &ContextEditor::recount);
+    connect(session_, &Session::modelChanged, this, [this] {
+        if (session_->hasModel())
+            setTokenizer(session_->model().tokenizer(), int(session_->model().summary().contextWindow));
+        else
+            setTokenizer(std::nullopt, 0);
+    });
     connect(session_, &Session::contextChanged, this, [this] {
         if (session_->context() != editor_->toPlainText())
             setText(session_->context(), session_->contextName());
@@ -168,6 +174,13 @@ bool ContextEditor::openFile(const QString& path, QString* error)
     return true;
 }
 
+void ContextEditor::setTokenizer(std::optional<sp::Tokenizer> tokenizer, int windowTokens)
+{
+    tokenizer_ = std::move(tokenizer);
+    windowTokens_ = windowTokens;
+    recount();
+}
+
 void ContextEditor::setReservedTokens(int tokens)
 {
     reservedTokens_ = std::max(0, tokens);
@@ -189,8 +202,7 @@ void ContextEditor::recount()
 {
     recountTimer_->stop();
     ids_.clear();
-    const sp::Tokenizer* tokenizer = session_->tokenizer();
-    windowTokens_ = session_->hasModel() ? int(session_->model().summary().contextWindow) : 0;
+    const sp::Tokenizer* tokenizer = tokenizer_ ? &*tokenizer_ : nullptr;
     if (!tokenizer) {
         tokenCount_ = -1;
         boundaries_->clear();
@@ -214,7 +226,7 @@ void ContextEditor::recount()
 
 QString ContextEditor::tokenBoundaryHtml() const
 {
-    const sp::Tokenizer* tokenizer = session_->tokenizer();
+    const sp::Tokenizer* tokenizer = tokenizer_ ? &*tokenizer_ : nullptr;
     if (!tokenizer || ids_.empty())
         return {};
     const size_t shown = std::min(ids_.size(), size_t(kMaxBoundaryTokens));
@@ -245,7 +257,7 @@ QString ContextEditor::tokenBoundaryHtml() const
 
 void ContextEditor::updateInfo()
 {
-    if (!session_->hasModel()) {
+    if (!tokenizer_) {
         countLabel_->setText(
             tr("%1 characters · load a model to count tokens").arg(editor_->toPlainText().size()));
         fillBar_->setValue(0);
@@ -293,7 +305,7 @@ void ContextEditor::keepLastTokens()
 
 void ContextEditor::truncateTo(bool keepStart)
 {
-    const sp::Tokenizer* tokenizer = session_->tokenizer();
+    const sp::Tokenizer* tokenizer = tokenizer_ ? &*tokenizer_ : nullptr;
     if (!tokenizer || !overLong_)
         return;
     const size_t budget = size_t(std::max(0, windowTokens_ - reservedTokens_));

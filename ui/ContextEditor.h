@@ -1,10 +1,13 @@
 #pragma once
 // The long context c: paste or open it, see how many tokens it is and how much of the model's
 // window it fills, be warned (with a choice) when it is too long, and see where the tokens split.
+#include "softprompt/tokenizer.h"
+
 #include <QString>
 #include <QWidget>
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 class QLabel;
@@ -36,6 +39,10 @@ public:
     // Re-tokenises now instead of after the typing pause (tests, and before training starts).
     void recountNow();
 
+    // The tokenizer and window the counts use; the loaded model's, set when it changes (tests set
+    // them directly). No tokenizer: only characters are counted.
+    void setTokenizer(std::optional<sp::Tokenizer> tokenizer, int windowTokens);
+
     // Tokens a query and its continuation need next to the context (the warning's threshold).
     void setReservedTokens(int tokens);
 
@@ -64,6 +71,7 @@ private:
     QTextBrowser* boundaries_ = nullptr;
     QTimer* recountTimer_ = nullptr;
 
+    std::optional<sp::Tokenizer> tokenizer_;
     std::vector<std::int32_t> ids_;
     int tokenCount_ = -1;
     int windowTokens_ = 0;

@@ -12,6 +12,8 @@
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
+#include <QFontMetricsF>
+
 #include <algorithm>
 #include <cmath>
 
@@ -68,6 +70,7 @@ CurvePlot::CurvePlot(QWidget* parent) : QWidget(parent)
     replotTimer_->setInterval(kReplotIntervalMs);
     connect(replotTimer_, &QTimer::timeout, this, &CurvePlot::replotNow);
 
+    connect(plot_, &QCustomPlot::afterLayout, this, &CurvePlot::layoutBaselineLabels);
     connect(plot_, &QCustomPlot::mouseMove, this, &CurvePlot::onMouseMove);
     connect(plot_, &QCustomPlot::mousePress, this, [this] { followData_ = false; });
     connect(plot_, &QCustomPlot::mouseWheel, this, [this] { followData_ = false; });
@@ -185,8 +188,8 @@ void CurvePlot::rebuildBaselineItems()
     for (int i = plot_->itemCount() - 1; i >= 0; --i)
         if (plot_->item(i)->property("baseline").toBool())
             plot_->removeItem(i);
+    baselineLabels_.clear();
     const bool log = logScale();
-    int index = 0;
     for (const BaselineLine& baseline : baselines_) {
         const QColor color = conditionColor(baseline.condition);
         QString text = tr("%1: s %2 · top-1 %3%")
@@ -210,17 +213,46 @@ void CurvePlot::rebuildBaselineItems()
         label->setFont(QFont(font().family(), 8));
         label->setText(text);
         label->setSelectable(false);
+        label->setBrush(QBrush(QColor(255, 255, 255, 210))); // legible where lines cross it
+        label->setPadding(QMargins(2, 0, 2, 0));
         label->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
         label->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
-        if (drawable) {
-            label->position->setTypeY(QCPItemPosition::ptPlotCoords);
-            label->position->setCoords(0.99, baseline.s);
-        } else {
-            label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
-            label->position->setCoords(0.99, 0.97 - 0.05 * index);
-        }
-        ++index;
+        label->position->setTypeY(QCPItemPosition::ptAbsolute);
+        label->position->setCoords(0.99, 0);
+        baselineLabels_.push_back({label, baseline.s, drawable});
     }
+}
+
+void CurvePlot::layoutBaselineLabels()
+{
+    if (baselineLabels_.empty())
+        return;
+    const QRect area = plot_->axisRect()->rect();
+    const double spacing = QFontMetricsF(QFont(font().family(), 8)).height() + 1.0;
+    struct Placed {
+        QCPItemText* item;
+        double y; // the label's bottom edge, in pixels
+    };
+    std::vector<Placed> placed;
+    for (const BaselineLabel& label : baselineLabels_) {
+        const double y = label.onLine ? plot_->yAxis->coordToPixel(label.s) - 1.0 : area.top() + spacing;
+        placed.push_back({label.item, y});
+    }
+    std::sort(placed.begin(), placed.end(), [](const Placed& a, const Placed& b) { return a.y < b.y; });
+    // Top to bottom, each label at least one line below the previous one; then, if that pushed
+    // the last ones out of the plot, bottom to top.
+    double previous = area.top();
+    for (Placed& label : placed) {
+        label.y = std::max(label.y, previous + spacing);
+        previous = label.y;
+    }
+    double next = area.bottom() + spacing;
+    for (auto it = placed.rbegin(); it != placed.rend(); ++it) {
+        it->y = std::min(it->y, next - spacing);
+        next = it->y;
+    }
+    for (const Placed& label : placed)
+        label.item->position->setCoords(0.99, label.y);
 }
 
 void CurvePlot::setLogScale(bool on)

@@ -13,6 +13,7 @@
 
 class QCustomPlot;
 class QCPGraph;
+class QCPItemText;
 class QCPItemTracer;
 class QCheckBox;
 class QLabel;
@@ -67,6 +68,7 @@ private:
     void replotNow();
     void rebuildSmoothed();
     void rebuildBaselineItems();
+    void layoutBaselineLabels(); // keeps the labels next to their lines without overlapping
     void updateAxisLabel();
     void onMouseMove(QMouseEvent* event);
 
@@ -92,6 +94,12 @@ private:
     QVector<double> heldoutSteps_, heldoutS_, heldoutTop1_;
     double smoothedLast_ = 0.0;
     std::vector<BaselineLine> baselines_;
+    struct BaselineLabel {
+        QCPItemText* item = nullptr;
+        double s = 0.0;
+        bool onLine = true; // false on a log axis for s <= 0: the label lists it at the top
+    };
+    std::vector<BaselineLabel> baselineLabels_;
 };
 
 } // namespace spui

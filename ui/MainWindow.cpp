@@ -246,7 +246,7 @@ void MainWindow::updateStatus()
         tr("LibTorch %1, %2")
             .arg(toQ(info.torchVersion), info.cudaAvailable
                                              ? tr("%n CUDA device(s)", nullptr, info.cudaDeviceCount)
-                                             : tr("CPU only, %1 threads").arg(info.cpuThreads));
+                                             : tr("CPU only, %n thread(s)", nullptr, info.cpuThreads));
     if (session_->hasModel()) {
         const sp::ModelSummary& summary = session_->model().summary();
         modelLabel_->setText(tr("%1 · %2 · %3 parameters · %4-token window")
@@ -509,7 +509,8 @@ void MainWindow::restoreSavedState()
     restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
     QMainWindow::restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
     tabs_->setCurrentIndex(settings.value(QStringLiteral("window/tab"), 2).toInt());
-    curvePlot_->setLogScale(settings.value(QStringLiteral("plot/logScale"), false).toBool());
+    // Divergences span orders of magnitude (no context vs a trained σ): log scale by default.
+    curvePlot_->setLogScale(settings.value(QStringLiteral("plot/logScale"), true).toBool());
     trainingPanel_->restoreSettings();
     const QString database = settings.value(QStringLiteral("store/path")).toString();
     if (!database.isEmpty())

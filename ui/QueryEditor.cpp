@@ -110,12 +110,14 @@ void QueryEditor::updateCounts()
     int withTarget = 0;
     for (const sp::Query& query : model->queries())
         withTarget += query.target.empty() ? 0 : 1;
-    countLabel_->setText(tr("%1 queries: %2 train, %3 held-out, %4 with a target. Queries without a held-out "
-                            "mark are split automatically when none is marked.")
-                             .arg(model->rowCount())
-                             .arg(model->trainCount())
-                             .arg(model->heldOutCount())
-                             .arg(withTarget));
+    QString text = tr("%1 queries: %2 train, %3 held-out, %4 with a target.")
+                       .arg(model->rowCount())
+                       .arg(model->trainCount())
+                       .arg(model->heldOutCount())
+                       .arg(withTarget);
+    if (model->rowCount() > 1 && model->heldOutCount() == 0)
+        text += tr(" None is marked held-out, so training holds out a seeded 20% of them.");
+    countLabel_->setText(text);
 }
 
 void QueryEditor::updateEnabled()

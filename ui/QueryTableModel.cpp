@@ -31,11 +31,15 @@ QVariant QueryTableModel::data(const QModelIndex& index, int role) const
     const sp::Query& query = queries_[size_t(index.row())];
     switch (index.column()) {
     case QueryColumn:
-        if (role == Qt::DisplayRole || role == Qt::EditRole || role == Qt::ToolTipRole)
+        if (role == Qt::DisplayRole) // one line per query; the editor shows the real line breaks
+            return toQ(query.text).replace(QLatin1Char('\n'), QStringLiteral(" ↵ "));
+        if (role == Qt::EditRole || role == Qt::ToolTipRole)
             return toQ(query.text);
         break;
     case TargetColumn:
-        if (role == Qt::DisplayRole || role == Qt::EditRole)
+        if (role == Qt::DisplayRole)
+            return toQ(query.target).replace(QLatin1Char('\n'), QStringLiteral(" ↵ "));
+        if (role == Qt::EditRole)
             return toQ(query.target);
         if (role == Qt::ToolTipRole)
             return query.target.empty() ? tr("No target: the teacher's own prediction is the target")

@@ -116,7 +116,7 @@ RunsBrowser::RunsBrowser(Session* session, QWidget* parent) : QWidget(parent), s
     overlay_->setMinimumSize(320, 220);
     overlay_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     overlay_->xAxis->setLabel(tr("step"));
-    overlay_->legend->setVisible(true);
+    overlay_->legend->setVisible(false);
     overlay_->legend->setFont(QFont(font().family(), 8));
 
     detailLabel_ = new QLabel(this);
@@ -224,7 +224,15 @@ void RunsBrowser::refresh()
         tagFilter_->setCurrentIndex(std::max(0, tagFilter_->findData(currentTag)));
         tagFilter_->blockSignals(false);
     }
-    selectRuns(selected);
+    // Keep the selection; with none, select the newest run so the overlay and details show something.
+    if (selected.empty() && model_->rowCount() > 0)
+        selectRuns({proxy_->data(proxy_->index(0, 0), RunsModel::RunIdRole).toLongLong()});
+    else
+        selectRuns(selected);
+    table_->resizeColumnsToContents();
+    for (int column = 0; column < model_->columnCount(); ++column)
+        table_->setColumnWidth(column, std::min(table_->columnWidth(column), 220));
+    onCurrentRunChanged();
     updateOverlay();
     updateButtons();
 }
@@ -331,7 +339,13 @@ void RunsBrowser::updateOverlay()
             QCPGraph* graph = overlay_->addGraph();
             const int row = model_->rowOfRun(curve.runId);
             const sp::RunRecord* run = model_->runAt(row);
-            graph->setName(tr("#%1 %2").arg(curve.runId).arg(run ? toQ(run->name).left(40) : QString()));
+            // Short legend entries: the run and what tells runs apart most often.
+            graph->setName(run ? tr("#%1 · k=%2 · %3 · %4")
+                                     .arg(curve.runId)
+                                     .arg(run->config.value("k", 0))
+                                     .arg(toQ(run->config.value("objective", std::string())))
+                                     .arg(runStatusText(run->status))
+                               : tr("#%1").arg(curve.runId));
             graph->setPen(QPen(seriesColor(index++), 1.6));
             QVector<double> steps(curve.steps.begin(), curve.steps.end());
             QVector<double> values(curve.values.begin(), curve.values.end());
@@ -339,6 +353,7 @@ void RunsBrowser::updateOverlay()
         }
         overlay_->rescaleAxes();
     }
+    overlay_->legend->setVisible(overlay_->graphCount() > 0);
     overlay_->replot();
 }
 

@@ -152,8 +152,11 @@ SigmaNeighbours nearestVocabularyTokens(const std::string& modelFolder, const sp
             try {
                 token.text = tokenizer.decode({id});
             } catch (const std::exception&) {
-                token.text = tokenizer.idToToken(id);
+                token.text.clear();
             }
+            // A lone byte of a multi-byte character decodes to U+FFFD: show the vocabulary entry.
+            if (token.text.empty() || token.text.find("\xEF\xBF\xBD") != std::string::npos)
+                token.text = tokenizer.idToToken(id);
             tokens.push_back(std::move(token));
         }
         result.perVector.push_back(std::move(tokens));

@@ -92,7 +92,7 @@ TrainingPanel::TrainingPanel(Session* session, QWidget* parent) : QWidget(parent
     auto* targetRow = new QHBoxLayout;
     targetRow->addWidget(target_, 1);
     targetRow->addWidget(continuationLength_);
-    form->addRow(tr("T&arget:"), targetRow);
+    form->addRow(tr("Target:"), targetRow);
     form->addRow(tr("&Init:"), init_);
     form->addRow(QString(), initText_);
     form->addRow(tr("&Learning rate:"), learningRate_);
@@ -225,13 +225,16 @@ void TrainingPanel::setConfig(const sp::TrainConfig& config)
     updateTargetFields();
 }
 
-QString TrainingPanel::runName() const
+QString TrainingPanel::runName(bool sweep) const
 {
     const QString name = runName_->text().trimmed();
     if (!name.isEmpty())
         return name;
     const QString context = session_->contextName().isEmpty() ? tr("context") : session_->contextName();
-    return tr("%1, k=%2, %3").arg(context).arg(k_->value()).arg(objective_->currentData().toString());
+    // A sweep's runs get ", k=N" appended by the worker.
+    if (sweep)
+        return tr("%1, %2 sweep").arg(context, objective_->currentData().toString());
+    return tr("%1, %2, k=%3").arg(context, objective_->currentData().toString()).arg(k_->value());
 }
 
 std::vector<int> TrainingPanel::sweepKs(QString* error) const
@@ -299,7 +302,7 @@ void TrainingPanel::startJob(const std::vector<int>& sweepKs)
     emit aboutToStart(trainConfig);
     QString whyNot;
     sweepCount_ = int(sweepKs.size());
-    if (!session_->startTraining(trainConfig, runName(), sweepKs, &whyNot)) {
+    if (!session_->startTraining(trainConfig, runName(!sweepKs.empty()), sweepKs, &whyNot)) {
         emit startRefused(whyNot);
         return;
     }

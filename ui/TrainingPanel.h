@@ -25,7 +25,7 @@ public:
 
     sp::TrainConfig config() const;
     void setConfig(const sp::TrainConfig& config);
-    QString runName() const;
+    QString runName(bool sweep = false) const;
 
     // Parses the sweep's k list ("1,2,4,8"); empty with a message when it is not valid.
     std::vector<int> sweepKs(QString* error = nullptr) const;

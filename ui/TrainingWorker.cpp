@@ -186,7 +186,8 @@ TrainingOutcome TrainingWorker::trainOne(sp::CompressionTask& task, const Traini
     if (store) {
         try {
             sp::NewRun run;
-            run.name = toStd(job.runName) + (job.sweepKs.empty() ? std::string() : " k=" + std::to_string(k));
+            run.name =
+                toStd(job.runName) + (job.sweepKs.empty() ? std::string() : ", k=" + std::to_string(k));
             run.config = outcome.config.toJson();
             run.model = sp::modelIdentityOf(job.model.summary());
             if (job.modelSource == QLatin1String("demo"))
