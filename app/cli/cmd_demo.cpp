@@ -1,0 +1,187 @@
+// The demo model's commands:
+//   softprompt pretrain-demo --out DIR [--minutes N | --steps N] [--device cpu|cuda] [--seed S]
+//   softprompt eval-demo [--model demo] [--n 500] [--seed S] [--json]
+//   softprompt make-demo-examples --out DIR [--seed S]   (regenerates resources/examples)
+//   softprompt demo-corpus [--n 3] [--seed S]            (prints generated examples as JSONL)
+#include "cli_common.h"
+#include "registry.h"
+
+#include "softprompt/demo_corpus.h"
+#include "softprompt/demo_examples.h"
+#include "softprompt/demo_training.h"
+#include "softprompt/error.h"
+
+#include <iostream>
+#include <memory>
+
+namespace {
+
+struct PretrainCommand {
+    sp::demo::PretrainOptions options;
+};
+
+nlohmann::json evalToJson(const sp::demo::DemoEvalResult& result)
+{
+    nlohmann::json samples = nlohmann::json::array();
+    for (const sp::demo::DemoEvalExample& sample : result.samples)
+        samples.push_back({{"kind", sample.kind},
+                           {"query", sample.query},
+                           {"expected", sample.expected},
+                           {"with_context", sample.withContext},
+                           {"without_context", sample.withoutContext}});
+    return {{"model", result.model},
+            {"examples", result.examples},
+            {"seed", result.seed},
+            {"exact_match_with_context", result.withContext},
+            {"exact_match_without_context", result.withoutContext},
+            {"format_examples", result.formatExamples},
+            {"format_exact_match_with_context", result.formatWithContext},
+            {"lookup_examples", result.lookupExamples},
+            {"lookup_exact_match_with_context", result.lookupWithContext},
+            {"mean_context_tokens", result.meanContextTokens},
+            {"seconds", result.seconds},
+            {"samples", samples}};
+}
+
+void registerPretrain(CLI::App& app)
+{
+    auto command = std::make_shared<PretrainCommand>();
+    sp::demo::PretrainOptions& options = command->options;
+    CLI::App* sub = app.add_subcommand(
+        "pretrain-demo",
+        "Train the demo model from scratch (tokenizer + small Llama) on the synthetic "
+        "instruction-following corpus and save config.json, model.safetensors, tokenizer.json");
+    sub->add_option("--out", options.outDir, "Output folder")->required();
+    sub->add_option("--minutes", options.minutes,
+                    "Training length in minutes on an idle 2-core CPU; sets a fixed number of steps, so the "
+                    "result depends only on the seed")
+        ->capture_default_str();
+    sub->add_option("--steps", options.steps, "Number of optimiser steps (overrides --minutes)");
+    sub->add_option("--device", options.device, "cpu or cuda")->capture_default_str();
+    sub->add_option("--seed", options.seed, "Seed of the tokenizer, the weights and the data")
+        ->capture_default_str();
+    sub->add_option("--threads", options.threads, "CPU threads (0 = all cores or OMP_NUM_THREADS)");
+    // Model and optimiser settings, for experiments; the defaults made the shipped model.
+    sub->add_option("--vocab", options.vocabSize)->group("");
+    sub->add_option("--hidden", options.hiddenSize)->group("");
+    sub->add_option("--layers", options.layers)->group("");
+    sub->add_option("--heads", options.heads)->group("");
+    sub->add_option("--intermediate", options.intermediateSize)->group("");
+    sub->add_option("--lr", options.learningRate)->group("");
+    sub->add_option("--warmup", options.warmupSteps)->group("");
+    sub->add_option("--queries-per-context", options.queriesPerContext)->group("");
+    sub->add_option("--contexts-per-step", options.contextsPerStep)->group("");
+    sub->add_option("--context-loss", options.contextLossWeight)->group("");
+    sub->add_option("--context-loss-positions", options.contextLossPositions)->group("");
+    sub->add_option("--curriculum", options.curriculumFraction)->group("");
+    sub->add_option("--lookup-fraction", options.lookupFraction)->group("");
+    sub->add_option("--min-context", options.minContextTokens)->group("");
+    sub->add_option("--max-context", options.maxContextTokens)->group("");
+    sub->add_option("--start-max-context", options.curriculumStartMaxTokens)->group("");
+    sub->add_option("--eval-every", options.evalEvery)->group("");
+    sub->add_option("--eval-examples", options.evalExamples)->group("");
+    sub->add_option("--weight-decay", options.weightDecay)->group("");
+    sub->add_option("--case-structured", options.caseStructuredEmbeddings)->group("");
+    sub->callback([command] {
+        const sp::demo::PretrainResult result =
+            sp::demo::pretrainDemoModel(command->options, [](const sp::demo::PretrainProgress& progress) {
+                std::cerr << sp::demo::formatPretrainProgress(progress) << std::endl;
+            });
+        spcli::printJson({{"out", result.outDir},
+                          {"steps", result.steps},
+                          {"seconds", result.seconds},
+                          {"final_answer_loss", result.finalAnswerLoss},
+                          {"parameters", result.parameterCount},
+                          {"seed", command->options.seed}});
+    });
+}
+
+void registerEval(CLI::App& app)
+{
+    auto options = std::make_shared<sp::demo::DemoEvalOptions>();
+    auto json = std::make_shared<bool>(false);
+    CLI::App* sub = app.add_subcommand(
+        "eval-demo",
+        "Exact-match accuracy of a demo model on fresh held-out contexts, with and without the context");
+    sub->add_option("--model", options->model, "\"demo\" or a model folder")->capture_default_str();
+    sub->add_option("--n", options->examples, "Number of held-out examples (one per context)")
+        ->capture_default_str();
+    sub->add_option("--seed", options->seed, "Seed of the held-out contexts")->capture_default_str();
+    sub->add_option("--device", options->device, "cpu or cuda")->capture_default_str();
+    sub->add_flag("--json", *json, "Print the result as JSON");
+    sub->callback([options, json] {
+        const sp::demo::DemoEvalResult result =
+            sp::demo::evaluateDemoModel(*options, [](int done, int total) {
+                if (done % 50 == 0 || done == total)
+                    std::cerr << "eval-demo: " << done << "/" << total << std::endl;
+            });
+        if (*json) {
+            spcli::printJson(evalToJson(result));
+            return;
+        }
+        std::cout << "examples:              " << result.examples << " (mean context "
+                  << int(result.meanContextTokens) << " tokens)\n"
+                  << "exact match, context:  " << result.withContext * 100 << "%\n"
+                  << "  format requests:     " << result.formatWithContext * 100 << "% of "
+                  << result.formatExamples << "\n"
+                  << "  glossary lookups:    " << result.lookupWithContext * 100 << "% of "
+                  << result.lookupExamples << "\n"
+                  << "exact match, no context: " << result.withoutContext * 100 << "%\n";
+    });
+}
+
+void registerExamples(CLI::App& app)
+{
+    auto outDir = std::make_shared<std::string>();
+    auto seed = std::make_shared<std::uint64_t>(sp::demo::kDefaultExamplesSeed);
+    CLI::App* sub = app.add_subcommand(
+        "make-demo-examples",
+        "Write the example contexts and query sets (resources/examples) from the demo corpus");
+    sub->add_option("--out", *outDir, "Output folder (resources/examples)")->required();
+    sub->add_option("--seed", *seed, "Seed")->capture_default_str();
+    sub->callback([outDir, seed] {
+        const std::vector<sp::demo::WrittenExample> written = sp::demo::writeDemoExamples(*outDir, *seed);
+        nlohmann::json list = nlohmann::json::array();
+        for (const sp::demo::WrittenExample& example : written)
+            list.push_back({{"id", example.id},
+                            {"context_tokens", example.contextTokens},
+                            {"train", example.trainQueries},
+                            {"heldout", example.heldoutQueries}});
+        spcli::printJson({{"out", *outDir}, {"examples", list}});
+    });
+}
+
+void registerCorpus(CLI::App& app)
+{
+    auto count = std::make_shared<int>(3);
+    auto seed = std::make_shared<std::uint64_t>(1);
+    CLI::App* sub = app.add_subcommand("demo-corpus", "Print generated demo-corpus contexts as JSONL");
+    sub->group(""); // a tool for inspecting the corpus, not part of the everyday interface
+    sub->add_option("--n", *count, "Contexts")->capture_default_str();
+    sub->add_option("--seed", *seed, "Seed")->capture_default_str();
+    sub->callback([count, seed] {
+        sp::demo::DemoCorpusGenerator generator(*seed);
+        for (int i = 0; i < *count; ++i) {
+            const sp::demo::DemoContext context = generator.nextContext();
+            nlohmann::json queries = nlohmann::json::array();
+            for (const sp::demo::DemoQuery& query : context.queries)
+                queries.push_back({{"kind", sp::demo::queryKindKey(query.kind)},
+                                   {"query", query.query},
+                                   {"answer", query.answer}});
+            spcli::printJson(
+                {{"context", context.text}, {"rules", context.rules.summary()}, {"queries", queries}});
+        }
+    });
+}
+
+void registerDemoCommands(CLI::App& app)
+{
+    registerPretrain(app);
+    registerEval(app);
+    registerExamples(app);
+    registerCorpus(app);
+}
+
+} // namespace
+
+SP_REGISTER_CLI_COMMANDS(60, registerDemoCommands);

@@ -1,0 +1,129 @@
+#pragma once
+// Pretraining and evaluating the demo model on the demo corpus (softprompt/demo_corpus.h), and
+// writing the example contexts the workbench offers on first start. Torch-free interface: the CLI
+// (`softprompt pretrain-demo`, `eval-demo`, `make-demo-examples`) calls these.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace sp::demo {
+
+// The generator seeds of the training data and of the held-out evaluation are derived from
+// different streams, so evaluation contexts are never training contexts.
+inline constexpr std::uint64_t kDefaultEvalSeed = 20240611;
+
+struct PretrainOptions {
+    std::string outDir;
+    std::uint64_t seed = 1;
+    double minutes = 35.0;       // sets the number of optimiser steps (steps = minutes * stepsPerMinute)
+    double stepsPerMinute = 0.0; // 0 = the rate measured on an idle 2-core CPU for the default model
+    int steps = 0;               // > 0 overrides minutes
+    std::string device = "cpu";
+    int threads = 0; // CPU threads; 0 = keep the process setting
+
+    int tokenizerSampleContexts = 600; // generated contexts the BPE merges are learned from
+
+    // Model (Llama architecture)
+    int vocabSize = 1536;
+    int hiddenSize = 128;
+    int layers = 4;
+    int heads = 4;
+    int intermediateSize = 384;
+    int maxPositions = 2048;
+
+    // The embeddings of " word", " Word" and " WORD" (the corpus's items) start as one random
+    // vector plus a per-case offset shared by all words, so that "write it in capitals" is one
+    // direction for the model to learn rather than one mapping per word.
+    bool caseStructuredEmbeddings = true;
+
+    // Optimisation
+    double learningRate = 3e-3;
+    double minLearningRateFraction = 0.1; // cosine decays to this fraction of the peak
+    int warmupSteps = 100;
+    double weightDecay = 0.0;
+    double gradClip = 1.0;
+    int contextsPerStep = 1;
+    int queriesPerContext = 32;
+    double contextLossWeight = 0.1; // LM loss on the context, next to the answer loss
+    int contextLossPositions = 128; // context positions scored for it per context (0 = all)
+
+    // Curriculum: contexts grow from short to the full range over the first part of training.
+    double curriculumFraction = 0.3;
+    int curriculumStartMaxTokens = 150;
+    int minContextTokens = 300; // after the curriculum
+    int maxContextTokens = 1500;
+    double lookupFraction = 0.25;
+
+    // A quick exact-match check on fresh contexts every evalEvery steps (0 = never), reported in
+    // the progress line. It costs about evalExamples / 4 training steps.
+    int evalEvery = 0;
+    int evalExamples = 40;
+};
+
+struct PretrainProgress {
+    int step = 0;
+    int totalSteps = 0;
+    double answerLoss = 0.0;  // running mean of the answer cross-entropy (nats/token)
+    double contextLoss = 0.0; // running mean of the context LM loss
+    double learningRate = 0.0;
+    int maxContextTokens = 0; // the curriculum's current ceiling
+    double elapsedSeconds = 0.0;
+    double etaSeconds = 0.0;
+    double lastExactMatch = -1.0; // the latest periodic check (with the context), -1 before the first
+    std::string lastSample;       // one expected | produced pair from that check
+};
+
+// "step 120/3000  answer loss 1.234  ...  elapsed 4:10  ETA 31:20", the CLI's progress line.
+std::string formatPretrainProgress(const PretrainProgress& progress);
+
+struct PretrainResult {
+    int steps = 0;
+    double seconds = 0.0;
+    double finalAnswerLoss = 0.0;
+    std::int64_t parameterCount = 0;
+    std::string outDir;
+};
+
+// Trains a tokenizer and a model from scratch and writes config.json, model.safetensors and
+// tokenizer.json to options.outDir. Throws sp::Error on bad options or NaN losses.
+PretrainResult pretrainDemoModel(const PretrainOptions& options,
+                                 const std::function<void(const PretrainProgress&)>& onProgress = {});
+
+struct DemoEvalOptions {
+    std::string model = "demo"; // "demo" or a model folder
+    int examples = 500;
+    std::uint64_t seed = kDefaultEvalSeed;
+    std::string device = "cpu";
+    int keepExamples = 5; // examples echoed in the result
+};
+
+struct DemoEvalExample {
+    std::string kind; // "format" or "lookup"
+    std::string query;
+    std::string expected;
+    std::string withContext;
+    std::string withoutContext;
+};
+
+struct DemoEvalResult {
+    int examples = 0;
+    double withContext = 0.0;    // exact-match accuracy with the context
+    double withoutContext = 0.0; // ... without it
+    int formatExamples = 0;
+    double formatWithContext = 0.0;
+    int lookupExamples = 0;
+    double lookupWithContext = 0.0;
+    double meanContextTokens = 0.0;
+    double seconds = 0.0;
+    std::uint64_t seed = 0;
+    std::string model;
+    std::vector<DemoEvalExample> samples;
+};
+
+// Exact match of the greedy reply (up to the end-of-text token) on freshly generated held-out
+// contexts, one query each, with the context and with the query alone.
+DemoEvalResult evaluateDemoModel(const DemoEvalOptions& options,
+                                 const std::function<void(int done, int total)>& onProgress = {});
+
+} // namespace sp::demo

@@ -1,0 +1,154 @@
+// `softprompt eval-demo`: does the demo model follow the rules in its context?
+#include "softprompt/demo_training.h"
+
+#include "demo/demo_eval.h"
+
+#include "demo/demo_batches.h"
+#include "model/generation.h"
+#include "model/loaded_model.h"
+#include "softprompt/demo_corpus.h"
+#include "softprompt/demo_tokenizer.h"
+#include "softprompt/error.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace sp::demo {
+
+namespace {
+
+// Room for the longest answer (8 tokens) and its end-of-text.
+constexpr int kMaxReplyTokens = 10;
+
+struct Reply {
+    std::string text;
+    bool finished = false; // ended with end-of-text
+};
+
+Reply decodeReply(const Tokenizer& tokenizer, const std::vector<std::int64_t>& generated,
+                  std::int64_t endOfText)
+{
+    Reply reply;
+    std::vector<std::int32_t> ids;
+    for (std::int64_t id : generated) {
+        if (id == endOfText) {
+            reply.finished = true;
+            break;
+        }
+        ids.push_back(std::int32_t(id));
+    }
+    reply.text = tokenizer.decode(ids);
+    return reply;
+}
+
+// Greedy reply to `query` after a context whose cache is given (batch 1).
+std::vector<std::int64_t> replyAfterContext(const model::CausalLM& lm, const model::KVCache& contextCache,
+                                            const std::vector<std::int64_t>& queryIds, std::int64_t endOfText)
+{
+    c10::InferenceMode inference;
+    std::vector<std::int64_t> generated;
+    at::Tensor ids = at::tensor(queryIds, at::kLong).view({1, std::int64_t(queryIds.size())}); // [1, T]
+    model::ForwardOutput output = lm.forwardIds(ids, &contextCache, /*returnCache=*/true);
+    for (int step = 0; step < kMaxReplyTokens; ++step) {
+        const std::int64_t next = output.logits[0][-1].argmax().item<std::int64_t>();
+        generated.push_back(next);
+        if (next == endOfText || step + 1 == kMaxReplyTokens)
+            break;
+        const model::KVCache cache = std::move(output.cache);
+        output = lm.forwardIds(at::full({1, 1}, next, at::kLong), &cache, /*returnCache=*/true);
+    }
+    return generated;
+}
+
+} // namespace
+
+DemoEvalResult evaluateInMemory(const model::CausalLM& lm, const Tokenizer& tokenizer, int examples,
+                                std::uint64_t seed, DemoCorpusOptions corpusOptions, bool withoutContext,
+                                int keepExamples, const std::function<void(int done, int total)>& onProgress)
+{
+    if (examples < 1)
+        throw Error("eval-demo: --n must be at least 1 (got " + std::to_string(examples) + ")");
+    const auto start = std::chrono::steady_clock::now();
+    const std::optional<std::int32_t> endOfTextId = tokenizer.tokenToId(kDemoEndOfText);
+    if (!endOfTextId)
+        throw Error("eval-demo: the model's tokenizer has no " + std::string(kDemoEndOfText) +
+                    " token; eval-demo measures models made by `softprompt pretrain-demo`");
+    const std::int64_t endOfText = *endOfTextId;
+
+    corpusOptions.queriesPerContext = 1;
+    if (!corpusOptions.countTokens)
+        corpusOptions.countTokens = [&tokenizer](std::string_view text) {
+            return tokenizer.encode(text).size();
+        };
+    DemoCorpusGenerator generator(seed, corpusOptions);
+
+    DemoEvalResult result;
+    result.seed = seed;
+    int withContextCorrect = 0;
+    int withoutContextCorrect = 0;
+    int formatCorrect = 0;
+    int lookupCorrect = 0;
+    double contextTokens = 0.0;
+    for (int example = 0; example < examples; ++example) {
+        const DemoContext context = generator.nextContext();
+        const DemoQuery& query = context.queries.front();
+        const std::vector<std::int64_t> contextIds = encodeIds(tokenizer, context.text);
+        const std::vector<std::int64_t> queryIds = encodeIds(tokenizer, query.query);
+        contextTokens += double(contextIds.size());
+        lm.checkSequenceLength(std::int64_t(contextIds.size() + queryIds.size()) + kMaxReplyTokens,
+                               "context + query + reply");
+
+        model::KVCache contextCache;
+        {
+            c10::InferenceMode inference;
+            const at::Tensor ids =
+                at::tensor(contextIds, at::kLong).view({1, std::int64_t(contextIds.size())});
+            contextCache = lm.forwardIds(ids, nullptr, /*returnCache=*/true).cache;
+        }
+        const Reply withContext =
+            decodeReply(tokenizer, replyAfterContext(lm, contextCache, queryIds, endOfText), endOfText);
+        Reply alone;
+        if (withoutContext)
+            alone = decodeReply(tokenizer, model::greedyDecode(lm, queryIds, kMaxReplyTokens, {endOfText}),
+                                endOfText);
+        const bool correctWith = withContext.finished && withContext.text == query.answer;
+        const bool correctWithout = alone.finished && alone.text == query.answer;
+        withContextCorrect += correctWith;
+        withoutContextCorrect += correctWithout;
+        if (query.kind == QueryKind::Format) {
+            ++result.formatExamples;
+            formatCorrect += correctWith;
+        } else {
+            ++result.lookupExamples;
+            lookupCorrect += correctWith;
+        }
+        if (int(result.samples.size()) < keepExamples)
+            result.samples.push_back(
+                {queryKindKey(query.kind), query.query, query.answer, withContext.text, alone.text});
+        if (onProgress)
+            onProgress(example + 1, examples);
+    }
+    result.examples = examples;
+    result.withContext = double(withContextCorrect) / examples;
+    result.withoutContext = double(withoutContextCorrect) / examples;
+    result.formatWithContext = result.formatExamples ? double(formatCorrect) / result.formatExamples : 0.0;
+    result.lookupWithContext = result.lookupExamples ? double(lookupCorrect) / result.lookupExamples : 0.0;
+    result.meanContextTokens = contextTokens / examples;
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+}
+
+DemoEvalResult evaluateDemoModel(const DemoEvalOptions& options,
+                                 const std::function<void(int done, int total)>& onProgress)
+{
+    ModelLoadOptions loadOptions;
+    loadOptions.device = options.device;
+    const std::shared_ptr<model::LoadedModel> loaded = model::LoadedModel::load(options.model, loadOptions);
+    DemoEvalResult result =
+        evaluateInMemory(loaded->model(), loaded->tokenizer(), options.examples, options.seed,
+                         DemoCorpusOptions{}, /*withoutContext=*/true, options.keepExamples, onProgress);
+    result.model = loaded->summary().path;
+    return result;
+}
+
+} // namespace sp::demo

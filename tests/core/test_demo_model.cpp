@@ -1,0 +1,190 @@
+// The demo model's training pieces (AdamW, the schedule, answer batches), a tiny pretraining run
+// that must be reproducible from its seed, and the shipped model: it loads through the normal
+// loader and answers from its context.
+#include "demo/adamw.h"
+#include "demo/demo_batches.h"
+#include "model/loaded_model.h"
+#include "softprompt/demo_corpus.h"
+#include "softprompt/demo_tokenizer.h"
+#include "softprompt/demo_training.h"
+#include "softprompt/error.h"
+#include "softprompt/hash.h"
+#include "softprompt/model_handle.h"
+#include "softprompt/paths.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+using namespace sp::demo;
+
+namespace {
+
+bool shippedModelPresent()
+{
+    try {
+        return fs::exists(fs::path(sp::demoModelDirectory()) / "model.safetensors");
+    } catch (const sp::Error&) {
+        return false;
+    }
+}
+
+PretrainOptions tinyPretrainOptions(const std::string& outDir)
+{
+    PretrainOptions options;
+    options.outDir = outDir;
+    options.seed = 5;
+    options.steps = 3;
+    options.threads = 1;
+    options.tokenizerSampleContexts = 10;
+    options.vocabSize = 600;
+    options.hiddenSize = 16;
+    options.layers = 1;
+    options.heads = 2;
+    options.intermediateSize = 32;
+    options.maxPositions = 1024;
+    options.queriesPerContext = 3;
+    options.curriculumStartMaxTokens = 60;
+    options.minContextTokens = 80;
+    options.maxContextTokens = 150;
+    options.warmupSteps = 1;
+    return options;
+}
+
+} // namespace
+
+class TestDemoModel : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void adamwMatchesTheFormula()
+    {
+        at::Tensor parameter = at::tensor({1.0, -2.0, 0.5}, at::kFloat).reshape({1, 3}).requires_grad_(true);
+        const at::Tensor gradient = at::tensor({0.1, 0.2, -0.3}, at::kFloat).reshape({1, 3});
+        AdamWSettings settings;
+        settings.weightDecay = 0.1;
+        AdamW optimizer({parameter}, settings);
+        const double lr = 0.01;
+        for (int step = 1; step <= 2; ++step) {
+            parameter.mutable_grad() = gradient.clone();
+            const at::Tensor before = parameter.detach().clone();
+            optimizer.step(lr);
+            // With a constant gradient g, m̂ = g and v̂ = g² after bias correction, so the Adam step is
+            // lr * g / (|g| + eps) = lr * sign(g) (up to eps), after decoupled decay.
+            const at::Tensor expected = before * (1.0 - lr * settings.weightDecay) - lr * gradient.sign();
+            QVERIFY(at::allclose(parameter.detach(), expected, 1e-5, 1e-6));
+            QVERIFY(at::equal(parameter.grad(), at::zeros_like(gradient)));
+        }
+    }
+
+    void clippingScalesToTheNorm()
+    {
+        at::Tensor a = at::zeros({2}, at::kFloat).requires_grad_(true);
+        at::Tensor b = at::zeros({1}, at::kFloat).requires_grad_(true);
+        a.mutable_grad() = at::tensor({3.0, 0.0}, at::kFloat);
+        b.mutable_grad() = at::tensor({4.0}, at::kFloat);
+        AdamW optimizer({a, b}, {});
+        QCOMPARE(optimizer.clipGradients(1.0), 5.0);
+        QVERIFY(std::abs(a.grad()[0].item<double>() - 0.6) < 1e-5);
+        QVERIFY(std::abs(b.grad()[0].item<double>() - 0.8) < 1e-5);
+    }
+
+    void warmupThenCosine()
+    {
+        QCOMPARE(warmupCosineLearningRate(0, 100, 10, 1.0, 0.1), 0.1);
+        QCOMPARE(warmupCosineLearningRate(9, 100, 10, 1.0, 0.1), 1.0);
+        QCOMPARE(warmupCosineLearningRate(10, 100, 10, 1.0, 0.1), 1.0);
+        QVERIFY(std::abs(warmupCosineLearningRate(55, 100, 10, 1.0, 0.1) - 0.55) < 1e-9); // half-way
+        QVERIFY(std::abs(warmupCosineLearningRate(100, 100, 10, 1.0, 0.1) - 0.1) < 1e-9);
+    }
+
+    void answerBatchLayout()
+    {
+        // Two queries of different lengths: the logit at the last query token predicts the first
+        // answer token, and padding is never scored.
+        std::vector<TokenizedQuery> queries(2);
+        queries[0].query = {10, 11, 12};
+        queries[0].answer = {20, 21, 99};
+        queries[1].query = {13};
+        queries[1].answer = {22, 99};
+        const AnswerBatch batch = makeAnswerBatch(queries, 99);
+        QCOMPARE(batch.ids.sizes().vec(), (std::vector<std::int64_t>{2, 6}));
+        QVERIFY(at::equal(batch.ids[0], at::tensor({10, 11, 12, 20, 21, 99}, at::kLong)));
+        QVERIFY(at::equal(batch.ids[1], at::tensor({13, 22, 99, 99, 99, 99}, at::kLong)));
+        QVERIFY(at::equal(batch.logitIndices[0], at::tensor({2, 3, 4}, at::kLong)));
+        QVERIFY(at::equal(batch.targets[0], at::tensor({20, 21, 99}, at::kLong)));
+        QVERIFY(at::equal(batch.targets[1], at::tensor({22, 99, -100}, at::kLong)));
+        QCOMPARE(batch.logitIndices[1][0].item<std::int64_t>(), std::int64_t(0));
+        QCOMPARE(batch.logitIndices[1][1].item<std::int64_t>(), std::int64_t(1));
+    }
+
+    void tinyPretrainingIsReproducible()
+    {
+        QTemporaryDir first;
+        QTemporaryDir second;
+        int reports = 0;
+        const PretrainResult result = pretrainDemoModel(tinyPretrainOptions(first.path().toStdString()),
+                                                        [&](const PretrainProgress& progress) {
+                                                            ++reports;
+                                                            QVERIFY(progress.step >= 1 && progress.step <= 3);
+                                                            QVERIFY(std::isfinite(progress.answerLoss));
+                                                        });
+        pretrainDemoModel(tinyPretrainOptions(second.path().toStdString()));
+        QCOMPARE(result.steps, 3);
+        QVERIFY(reports >= 1);
+        for (const char* file : {"config.json", "model.safetensors", "tokenizer.json"}) {
+            const std::string a = (fs::path(first.path().toStdString()) / file).string();
+            const std::string b = (fs::path(second.path().toStdString()) / file).string();
+            QVERIFY2(fs::exists(a), file);
+            QCOMPARE(sp::sha256File(a), sp::sha256File(b));
+        }
+        // The folder is an ordinary Hugging Face model folder: the normal loader reads it.
+        const sp::ModelHandle model = sp::ModelHandle::load(first.path().toStdString());
+        QCOMPARE(model.summary().modelType, std::string("llama"));
+        QCOMPARE(model.summary().hiddenSize, std::int64_t(16));
+        QCOMPARE(model.tokenizer().vocabSize(), std::int32_t(model.summary().vocabSize));
+        // A different seed gives different weights.
+        QTemporaryDir third;
+        PretrainOptions other = tinyPretrainOptions(third.path().toStdString());
+        other.seed = 6;
+        pretrainDemoModel(other);
+        QVERIFY(sp::sha256File((fs::path(first.path().toStdString()) / "model.safetensors").string()) !=
+                sp::sha256File((fs::path(third.path().toStdString()) / "model.safetensors").string()));
+    }
+
+    void badOptionsAreErrors()
+    {
+        QTemporaryDir folder;
+        PretrainOptions options = tinyPretrainOptions(folder.path().toStdString());
+        options.hiddenSize = 15; // not divisible by 2 heads
+        QVERIFY_THROWS_EXCEPTION(sp::Error, pretrainDemoModel(options));
+        options = tinyPretrainOptions("");
+        QVERIFY_THROWS_EXCEPTION(sp::Error, pretrainDemoModel(options));
+        options = tinyPretrainOptions(folder.path().toStdString());
+        options.steps = 0;
+        options.minutes = 0;
+        QVERIFY_THROWS_EXCEPTION(sp::Error, pretrainDemoModel(options));
+    }
+
+    void shippedModelAnswersFromItsContext()
+    {
+        if (!shippedModelPresent())
+            QSKIP("resources/demo-model is not there yet (softprompt pretrain-demo makes it)");
+        const sp::ModelHandle model = sp::ModelHandle::load("demo");
+        QCOMPARE(model.summary().modelType, std::string("llama"));
+        QVERIFY(model.tokenizer().tokenToId(kDemoEndOfText).has_value());
+        // A few fresh held-out contexts: the model follows their rules, and without them it cannot.
+        DemoEvalOptions options;
+        options.examples = 12;
+        options.seed = 99;
+        const DemoEvalResult result = evaluateDemoModel(options);
+        QCOMPARE(result.examples, 12);
+        QVERIFY2(result.withContext >= 0.75, qPrintable(QString::number(result.withContext)));
+        QVERIFY2(result.withoutContext <= 0.25, qPrintable(QString::number(result.withoutContext)));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDemoModel)
+#include "test_demo_model.moc"
