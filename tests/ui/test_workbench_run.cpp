@@ -7,12 +7,14 @@
 #include "CompareView.h"
 #include "ContextEditor.h"
 #include "CurvePlot.h"
+#include "EvaluationRecords.h"
 #include "MainWindow.h"
 #include "QueryTableModel.h"
 #include "RunsBrowser.h"
 #include "RunsModel.h"
 #include "Session.h"
 #include "SigmaInspector.h"
+#include "SweepView.h"
 #include "TrainingPanel.h"
 #include "event_loop_monitor.h"
 #include "softprompt/paths.h"
@@ -20,6 +22,7 @@
 #include "ui_test_support.h"
 
 #include <QAbstractItemModelTester>
+#include <QComboBox>
 #include <QFile>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -251,6 +254,93 @@ private slots:
         box->close();
         QCOMPARE(session->activity(), spui::Session::Activity::Idle);
         window_->contextEditor()->setText(context);
+    }
+
+    void fillTargetsFromTheTeacher()
+    {
+        spui::Session* session = window_->session();
+        QSignalSpy filled(session, &spui::Session::targetsFilled);
+        QSignalSpy ready(session->worker(), &spui::TrainingWorker::targetsReady);
+        const std::vector<sp::Query> before = session->queries()->nonEmptyQueries();
+        // Replace the example's targets with the teacher's own continuations.
+        std::vector<sp::Query> cleared = session->queries()->queries();
+        for (sp::Query& query : cleared)
+            query.target.clear();
+        session->queries()->setQueries(cleared);
+        window_->showTab("queries");
+        QTest::mouseClick(child<QPushButton>(window_.get(), "fillTargetsButton"), Qt::LeftButton);
+        QCOMPARE(session->activity(), spui::Session::Activity::FillingTargets);
+        QTRY_COMPARE_WITH_TIMEOUT(filled.count(), 1, kRunTimeoutMs);
+        QCOMPARE(filled.first().first().toInt(), int(before.size()));
+        const auto targets = ready.first().first().value<std::vector<std::string>>();
+        const std::vector<sp::Query> after = session->queries()->nonEmptyQueries();
+        QCOMPARE(after.size(), targets.size());
+        for (size_t i = 0; i < after.size(); ++i) {
+            QCOMPARE(after[i].target, targets[i]);
+            QCOMPARE(after[i].text, before[i].text);
+        }
+        // The teacher is the model itself with the full context: its greedy continuation of the
+        // first query, computed independently here, is the first target.
+        const std::string prompt = session->context().toStdString() + after[0].text;
+        const std::string direct = session->model().generate(prompt, 8);
+        QVERIFY2(
+            direct.rfind(targets[0], 0) == 0 || targets[0].rfind(direct, 0) == 0,
+            qPrintable(QString::fromStdString("teacher: '" + targets[0] + "', generate: '" + direct + "'")));
+        session->queries()->setQueries(before); // back to the example's own targets
+    }
+
+    void continuationTargetShowsTheDivergenceStrip()
+    {
+        spui::Session* session = window_->session();
+        QSignalSpy finished(session->worker(), &spui::TrainingWorker::trainingFinished);
+        auto* target = child<QComboBox>(window_.get(), "targetBox");
+        target->setCurrentIndex(target->findData("continuation"));
+        child<QSpinBox>(window_.get(), "stepsBox")->setValue(6);
+        QTest::mouseClick(child<QPushButton>(window_.get(), "startButton"), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
+        QTRY_COMPARE(session->activity(), spui::Session::Activity::Idle);
+        const spui::TrainingOutcome outcome = finished.first().first().value<spui::TrainingOutcome>();
+        QVERIFY2(outcome.status == sp::RunStatus::Finished, qPrintable(outcome.message));
+        window_->showTab("compare");
+        window_->compareView()->selectRow(0);
+        QCustomPlot* strip = window_->compareView()->stripPlot();
+        QVERIFY(strip->isVisible());
+        QCOMPARE(strip->plottableCount(), 1);
+        auto* map = qobject_cast<QCPColorMap*>(strip->plottable(0));
+        QVERIFY(map);
+        const sp::QueryEvaluation* worst = window_->compareView()->model()->queryAt(0);
+        const sp::ConditionOutcome* sigma = spui::findOutcome(*worst, sp::Condition::SoftPrompt);
+        QVERIFY(sigma && !sigma->perTokenDivergence.empty());
+        QCOMPARE(map->data()->keySize(), int(sigma->perTokenDivergence.size()));
+        target->setCurrentIndex(target->findData("next"));
+        child<QSpinBox>(window_.get(), "stepsBox")->setValue(24);
+    }
+
+    void compressionSweepFromTheUi()
+    {
+        spui::Session* session = window_->session();
+        QSignalSpy finished(session->worker(), &spui::TrainingWorker::trainingFinished);
+        QSignalSpy started(session->worker(), &spui::TrainingWorker::runStarted);
+        child<QSpinBox>(window_.get(), "stepsBox")->setValue(6);
+        child<QLineEdit>(window_.get(), "sweepKsEdit")->setText("1, 2");
+        QTest::mouseClick(child<QPushButton>(window_.get(), "sweepButton"), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
+        QTRY_COMPARE(session->activity(), spui::Session::Activity::Idle);
+        QCOMPARE(started.count(), 2); // one run per k
+        const spui::TrainingOutcome outcome = finished.first().first().value<spui::TrainingOutcome>();
+        QVERIFY(outcome.sweepId > 0);
+        window_->showTab("sweep");
+        QTRY_COMPARE(window_->sweepView()->pointCount(), 2);
+        // A bad k list is refused with a message, and nothing starts.
+        child<QLineEdit>(window_.get(), "sweepKsEdit")->setText("1, two");
+        QTest::mouseClick(child<QPushButton>(window_.get(), "sweepButton"), Qt::LeftButton);
+        QTRY_VERIFY(window_->findChild<QMessageBox*>("messageBox"));
+        QMessageBox* box = window_->findChild<QMessageBox*>("messageBox");
+        QVERIFY2(box->text().contains("two"), qPrintable(box->text()));
+        box->close();
+        QTRY_VERIFY(!window_->findChild<QMessageBox*>("messageBox"));
+        QCOMPARE(session->activity(), spui::Session::Activity::Idle);
+        child<QSpinBox>(window_.get(), "stepsBox")->setValue(24);
     }
 
     void closingDuringARunAsksThenCancels()
