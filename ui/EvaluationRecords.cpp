@@ -86,7 +86,10 @@ sp::Evaluation fromStoredEvaluations(const std::vector<sp::StoredEvaluation>& ro
 nlohmann::json evaluationSummary(const sp::Evaluation& evaluation, const sp::TrainResult& result,
                                  int contextTokens, int k)
 {
+    // The keys the CLI's `softprompt train` writes (so `softprompt runs show` reads GUI runs the same
+    // way), plus the per-condition intervals under "heldout" and "train".
     nlohmann::json summary;
+    summary["status"] = sp::runStatusKey(result.status);
     summary["initial_s"] = result.initialTrainS;
     summary["final_s"] = result.finalTrainS;
     summary["steps"] = result.stepsCompleted;
@@ -104,8 +107,19 @@ nlohmann::json evaluationSummary(const sp::Evaluation& evaluation, const sp::Tra
                 {"exact_match", intervalJson(aggregate.exactMatch)}};
         summary[name] = byCondition;
     }
-    if (const sp::ConditionAggregate* sigma = findAggregate(evaluation.heldout, sp::Condition::SoftPrompt))
-        summary["heldout_top1_agreement"] = sigma->top1Agreement.mean;
+    const auto& shown = evaluation.heldout.empty() ? evaluation.train : evaluation.heldout;
+    nlohmann::json baselines = nlohmann::json::object();
+    for (const sp::ConditionAggregate& aggregate : shown) {
+        const nlohmann::json means = {{"heldout_s", aggregate.s.mean},
+                                      {"heldout_top1_agreement", aggregate.top1Agreement.mean},
+                                      {"heldout_kl", aggregate.kl.mean},
+                                      {"heldout_exact_match", aggregate.exactMatch.mean}};
+        if (aggregate.condition == sp::Condition::SoftPrompt)
+            summary.update(means);
+        else
+            baselines[sp::conditionKey(aggregate.condition)] = means;
+    }
+    summary["baselines"] = baselines;
     return summary;
 }
 

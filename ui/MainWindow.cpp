@@ -34,6 +34,7 @@
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QTimer>
 #include <QToolBar>
 #include <qcustomplot.h>
 
@@ -141,6 +142,26 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     });
     connect(runsBrowser_, &RunsBrowser::outcomeOpened, this, [this] { showTab(QStringLiteral("compare")); });
     connect(contextEditor_, &ContextEditor::openFileRequested, this, &MainWindow::openContextFile);
+    // The over-long warning's threshold: the teacher reads context + query + its continuation, so
+    // the longest query and L tokens must fit next to the context.
+    auto* reserveTimer = new QTimer(this);
+    reserveTimer->setSingleShot(true);
+    reserveTimer->setInterval(300);
+    connect(reserveTimer, &QTimer::timeout, this, [this] {
+        const sp::Tokenizer* tokenizer = session_->tokenizer();
+        if (!tokenizer)
+            return;
+        std::size_t longest = 0;
+        for (const sp::Query& query : session_->queries()->queries())
+            longest = std::max(longest, tokenizer->encode(query.text).size());
+        const sp::TrainConfig config = trainingPanel_->config();
+        const int continuation =
+            config.target == sp::TargetKind::Continuation ? config.continuationLength : 1;
+        contextEditor_->setReservedTokens(int(longest) + continuation + 2); // + BOS and a margin
+    });
+    auto scheduleReserve = [reserveTimer] { reserveTimer->start(); };
+    connect(session_->queries(), &QueryTableModel::queriesChanged, this, scheduleReserve);
+    connect(session_, &Session::modelChanged, this, scheduleReserve);
 
     // Errors come from the worker's own report, not from outcomeChanged: opening an old failed run
     // in the runs browser is not a new failure.

@@ -159,6 +159,8 @@ private slots:
         const nlohmann::json summary = spui::evaluationSummary(evaluation, result, 800, 8);
         QCOMPARE(summary["compression_ratio"].get<double>(), 100.0);
         QCOMPARE(summary["heldout_top1_agreement"].get<double>(), 0.5);
+        QCOMPARE(summary["heldout_s"].get<double>(), 0.65); // the CLI's key for σ's held-out s
+        QVERIFY(summary["baselines"].is_object());
         const auto aggregates = spui::aggregatesFromSummary(summary, "heldout");
         QCOMPARE(aggregates.size(), size_t(1));
         QCOMPARE(aggregates[0].s.low, 0.4);
