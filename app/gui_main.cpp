@@ -41,6 +41,8 @@ public:
         screenshotDir_ = parser.value(screenshotDir);
     }
 
+    void setReport(const QString& path) { report_ = path; }
+
     int captureDelayMs = 1500;
 
     bool needsModel() const { return runDemo_ || !sweep_.isEmpty(); }
@@ -123,6 +125,12 @@ private:
                     std::fprintf(stderr, "softprompt-workbench: could not write %s\n", qPrintable(path));
             }
         }
+        if (!report_.isEmpty()) {
+            QString error;
+            if (!window_->exportReportTo(report_, &error))
+                std::fprintf(stderr, "softprompt-workbench: could not write the report: %s\n",
+                             qPrintable(error));
+        }
         if (!tab_.isEmpty())
             window_->showTab(tab_);
         if (!screenshot_.isEmpty()) {
@@ -136,7 +144,7 @@ private:
     QPointer<spui::MainWindow> window_;
     bool runDemo_ = false;
     int steps_ = 0;
-    QString sweep_, tab_, screenshot_, screenshotDir_;
+    QString sweep_, tab_, screenshot_, screenshotDir_, report_;
     bool sweepDone_ = false, runDone_ = false;
 };
 
@@ -169,9 +177,11 @@ int main(int argc, char** argv)
                                    "KS");
     QCommandLineOption dbOption("db", "Use this run database instead of the default one.", "PATH");
     QCommandLineOption sizeOption("size", "Window size, e.g. 1400x900.", "WxH");
+    QCommandLineOption reportOption(
+        "report", "After --run-demo, write the stakeholder report (.html or .pdf).", "FILE");
     for (const QCommandLineOption& option :
          {screenshotOption, screenshotDirOption, quitAfterOption, tabOption, runDemoOption, stepsOption,
-          sweepOption, dbOption, sizeOption})
+          sweepOption, dbOption, sizeOption, reportOption})
         parser.addOption(option);
     parser.process(application);
 
@@ -194,11 +204,13 @@ int main(int argc, char** argv)
     window.show();
 
     const bool autopilot = parser.isSet(runDemoOption) || parser.isSet(sweepOption) ||
-                           parser.isSet(screenshotOption) || parser.isSet(screenshotDirOption);
+                           parser.isSet(screenshotOption) || parser.isSet(screenshotDirOption) ||
+                           parser.isSet(reportOption);
     const int quitAfterMs = parser.value(quitAfterOption).toInt();
     if (autopilot) {
         auto* pilot = new Autopilot(&window, parser, runDemoOption, stepsOption, sweepOption, tabOption,
                                     screenshotOption, screenshotDirOption);
+        pilot->setReport(parser.value(reportOption));
         if (!pilot->needsModel()) {
             // A plain screenshot is taken at --quit-after (the window has settled by then).
             if (quitAfterMs > 0)

@@ -29,12 +29,14 @@ QString tokenLabel(const std::string& text)
     return label.isEmpty() ? QStringLiteral("∅") : label;
 }
 
+// Percentages with fixed decimals; divergences with 3 significant digits (they span 1e-5 .. 10).
 QString intervalText(const sp::Interval& interval, double scale, int decimals)
 {
+    const char format = scale == 1.0 ? 'g' : 'f';
     return QStringLiteral("%1 <small>[%2, %3]</small>")
-        .arg(interval.mean * scale, 0, 'f', decimals)
-        .arg(interval.low * scale, 0, 'f', decimals)
-        .arg(interval.high * scale, 0, 'f', decimals);
+        .arg(interval.mean * scale, 0, format, decimals)
+        .arg(interval.low * scale, 0, format, decimals)
+        .arg(interval.high * scale, 0, format, decimals);
 }
 
 } // namespace

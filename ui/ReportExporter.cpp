@@ -24,6 +24,8 @@ namespace {
 
 QString escape(const std::string& text)
 {
+    if (text.empty())
+        return QObject::tr("∅ <small>(ends at once)</small>");
     QString html = toQ(text).toHtmlEscaped();
     html.replace(QLatin1Char('\n'), QStringLiteral("↵"));
     return html;
@@ -40,9 +42,9 @@ QString intervalCell(const sp::Interval& interval, bool asPercent)
         return QStringLiteral("%1 <small>(%2–%3)</small>")
             .arg(percent(interval.mean), percent(interval.low), percent(interval.high));
     return QStringLiteral("%1 <small>(%2–%3)</small>")
-        .arg(interval.mean, 0, 'f', 3)
-        .arg(interval.low, 0, 'f', 3)
-        .arg(interval.high, 0, 'f', 3);
+        .arg(interval.mean, 0, 'g', 3)
+        .arg(interval.low, 0, 'g', 3)
+        .arg(interval.high, 0, 'g', 3);
 }
 
 QString imageSource(const QImage& image, bool embed)
@@ -84,7 +86,7 @@ QString buildReportHtml(const ReportInputs& inputs, bool embedImages)
                         "a <b>%2× compression</b>. σ was trained to make the frozen model's predictions "
                         "with σ match its predictions with the full context.</p>")
                 .arg(outcome.config.k)
-                .arg(ratio, 0, 'f', 1);
+                .arg(ratio, 0, 'f', ratio >= 10 ? 0 : 1);
 
     html += QObject::tr("<h2>Setup</h2><table>");
     auto row = [&html](const QString& key, const QString& value) {
@@ -103,8 +105,9 @@ QString buildReportHtml(const ReportInputs& inputs, bool embedImages)
             .arg(session->contextName().isEmpty()
                      ? QString()
                      : QStringLiteral(" (%1)").arg(session->contextName().toHtmlEscaped())));
-    row(QObject::tr("Soft prompt"),
-        QObject::tr("k = %1 vectors · compression ratio %2×").arg(outcome.config.k).arg(ratio, 0, 'f', 1));
+    row(QObject::tr("Soft prompt"), QObject::tr("k = %1 vectors · compression ratio %2×")
+                                        .arg(outcome.config.k)
+                                        .arg(ratio, 0, 'f', ratio >= 10 ? 0 : 1));
     row(QObject::tr("Objective s"), QObject::tr("%1, %2")
                                         .arg(toQ(objective.label).toHtmlEscaped())
                                         .arg(objective.higherIsBetter ? QObject::tr("higher is better")
