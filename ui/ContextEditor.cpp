@@ -5,17 +5,20 @@
 #include "softprompt/error.h"
 
 #include <QCheckBox>
+#include <QCoreApplication>
 #include <QFile>
 #include <QFileInfo>
 #include <QFrame>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPlainTextEdit>
+#include <QPointer>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSplitter>
 #include <QStringDecoder>
 #include <QTextBrowser>
+#include <QThreadPool>
 #include <QTimer>
 #include <QVBoxLayout>
 
@@ -27,6 +30,8 @@ namespace {
 // to lay out instantly.
 constexpr int kMaxBoundaryTokens = 4000;
 constexpr int kRecountDelayMs = 250;
+// Longer texts are tokenised on a pool thread while typing, so the editor never stalls.
+constexpr int kBackgroundCharacters = 20000;
 } // namespace
 
 ContextEditor::ContextEditor(Session* session, QWidget* parent) : QWidget(parent), session_(session)
@@ -108,7 +113,7 @@ ContextEditor::ContextEditor(Session* session, QWidget* parent) : QWidget(parent
     recountTimer_ = new QTimer(this);
     recountTimer_->setSingleShot(true);
     recountTimer_->setInterval(kRecountDelayMs);
-    connect(recountTimer_, &QTimer::timeout, this, &ContextEditor::recount);
+    connect(recountTimer_, &QTimer::timeout, this, qOverload<>(&ContextEditor::recount));
     connect(editor_, &QPlainTextEdit::textChanged, this, [this] {
         session_->setContext(editor_->toPlainText());
         warningDismissed_ = false;
@@ -194,30 +199,70 @@ void ContextEditor::scheduleRecount()
 
 void ContextEditor::recountNow()
 {
-    recountTimer_->stop();
-    recount();
+    recount(false);
 }
 
 void ContextEditor::recount()
 {
+    recount(editor_->toPlainText().size() >= kBackgroundCharacters);
+}
+
+void ContextEditor::recount(bool inBackground)
+{
     recountTimer_->stop();
-    ids_.clear();
-    const sp::Tokenizer* tokenizer = tokenizer_ ? &*tokenizer_ : nullptr;
-    if (!tokenizer) {
+    const int generation = ++generation_;
+    if (!tokenizer_) {
+        ids_.clear();
         tokenCount_ = -1;
         boundaries_->clear();
         updateInfo();
         return;
     }
+    const std::string text = toStd(editor_->toPlainText());
+    if (!inBackground) {
+        applyTokens(generation, encodeOrError(*tokenizer_, text));
+        return;
+    }
+    // A long text is tokenised off the GUI thread (the tokenizer is safe to share between threads);
+    // a result that arrives after further edits is dropped.
+    countLabel_->setText(tr("Counting tokens…"));
+    QPointer<ContextEditor> self(this);
+    QThreadPool::globalInstance()->start([self, generation, tokenizer = *tokenizer_, text] {
+        Encoded encoded = encodeOrError(tokenizer, text);
+        QMetaObject::invokeMethod(
+            QCoreApplication::instance(),
+            [self, generation, encoded = std::move(encoded)] {
+                if (self)
+                    self->applyTokens(generation, encoded);
+            },
+            Qt::QueuedConnection);
+    });
+}
+
+ContextEditor::Encoded ContextEditor::encodeOrError(const sp::Tokenizer& tokenizer, const std::string& text)
+{
+    Encoded encoded;
     try {
-        ids_ = tokenizer->encode(toStd(editor_->toPlainText()));
-        tokenCount_ = int(ids_.size());
+        encoded.ids = tokenizer.encode(text);
     } catch (const std::exception& error) {
+        encoded.error = toQ(error.what());
+    }
+    return encoded;
+}
+
+void ContextEditor::applyTokens(int generation, const Encoded& encoded)
+{
+    if (generation != generation_)
+        return; // the text changed since
+    ids_ = encoded.ids;
+    if (!encoded.error.isEmpty()) {
+        ids_.clear();
         tokenCount_ = -1;
-        countLabel_->setText(tr("The text cannot be tokenised: %1").arg(toQ(error.what())));
+        countLabel_->setText(tr("The text cannot be tokenised: %1").arg(encoded.error));
         boundaries_->clear();
         return;
     }
+    tokenCount_ = int(ids_.size());
     if (boundariesBox_->isChecked())
         boundaries_->setHtml(tokenBoundaryHtml());
     updateInfo();

@@ -55,8 +55,15 @@ signals:
     void openFileRequested();
 
 private:
+    struct Encoded {
+        std::vector<std::int32_t> ids;
+        QString error;
+    };
+    static Encoded encodeOrError(const sp::Tokenizer& tokenizer, const std::string& text);
     void scheduleRecount();
-    void recount();
+    void recount(); // in the background for long texts
+    void recount(bool inBackground);
+    void applyTokens(int generation, const Encoded& encoded);
     void updateInfo();
     void truncateTo(bool keepStart);
 
@@ -74,6 +81,7 @@ private:
     std::optional<sp::Tokenizer> tokenizer_;
     std::vector<std::int32_t> ids_;
     int tokenCount_ = -1;
+    int generation_ = 0;
     int windowTokens_ = 0;
     int reservedTokens_ = 16;
     bool overLong_ = false;

@@ -82,6 +82,26 @@ private slots:
         QCOMPARE(session.context(), QStringLiteral("Sign every reply"));
     }
 
+    void longTextsAreCountedInTheBackground()
+    {
+        spui::Session session;
+        spui::ContextEditor editor(&session);
+        editor.setTokenizer(*tokenizer_, 1 << 20);
+        auto* text = editor.findChild<QPlainTextEdit*>("contextEdit");
+        const QString first = kParagraph.repeated(200);  // ~30k characters: counted off the GUI thread
+        const QString second = kParagraph.repeated(260); // edited again before the first count lands
+        QSignalSpy counted(&editor, &spui::ContextEditor::tokenCountChanged);
+        text->setPlainText(first);
+        QTest::qWait(300); // the typing pause elapses and the first count starts
+        text->setPlainText(second);
+        const int expected = int(tokenizer_->encode(second.toStdString()).size());
+        QTRY_COMPARE_WITH_TIMEOUT(editor.tokenCount(), expected, 20000);
+        QTest::qWait(200);
+        // Whatever finished first, the count shown is the latest text's.
+        QCOMPARE(editor.tokenCount(), expected);
+        QCOMPARE(counted.last().first().toInt(), expected);
+    }
+
     void overLongWarningOffersChoices_data()
     {
         QTest::addColumn<bool>("keepFirst");
