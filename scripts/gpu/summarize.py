@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Merges what scripts/gpu-check.sh produced into OUT/summary.json and OUT/train_bench.json and
+prints the key numbers (the run tool's reply keeps the output's tail). Standard library only."""
+import argparse
+import json
+import os
+import re
+import xml.etree.ElementTree as ElementTree
+
+
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        return None if not os.path.exists(path) else {"unreadable": str(error)}
+
+
+def junit(path):
+    if not os.path.exists(path):
+        return None
+    try:
+        root = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as error:
+        return {"unreadable": str(error)}
+    cases = root.iter("testcase")
+    result = {"passed": 0, "failed": 0, "skipped": 0, "failures": []}
+    for case in cases:
+        name = "%s.%s" % (case.get("classname", ""), case.get("name", ""))
+        if case.find("failure") is not None or case.find("error") is not None:
+            result["failed"] += 1
+            node = case.find("failure") if case.find("failure") is not None else case.find("error")
+            result["failures"].append({"test": name, "message": (node.get("message") or node.text or "")[:500]})
+        elif case.find("skipped") is not None:
+            result["skipped"] += 1
+        else:
+            result["passed"] += 1
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--budget", type=int)
+    parser.add_argument("--elapsed", type=int)
+    args = parser.parse_args()
+    out, work = args.out, args.work
+
+    phases = []
+    if os.path.exists(os.path.join(work, "phases.jsonl")):
+        phases = [json.loads(line) for line in open(os.path.join(work, "phases.jsonl")) if line.strip()]
+    env = load_json(os.path.join(out, "env.json")) or {}
+    train_bench = {name: load_json(os.path.join(work, name + ".json"))
+                   for name in ("bench_train", "bench_model", "train_demo")}
+    train_bench = {k: v for k, v in train_bench.items() if v is not None}
+    if train_bench:
+        with open(os.path.join(out, "train_bench.json"), "w") as f:
+            json.dump(train_bench, f, indent=1, sort_keys=True)
+
+    cuda_log = os.path.join(work, "logs", "test_cuda.log")
+    cuda_numbers = []
+    if os.path.exists(cuda_log):
+        cuda_numbers = [line.strip() for line in open(cuda_log, errors="replace")
+                        if line.startswith(("QINFO", "FAIL", "SKIP"))][:80]
+    peft = load_json(os.path.join(out, "peft_compare.json")) or {}
+    torch_info = env.get("torch", {})
+    summary = {
+        "budget_seconds": args.budget, "elapsed_seconds": args.elapsed,
+        "device": {"gpu": env.get("gpu_name"), "peak_bf16_tflops": env.get("peak_bf16_tflops"),
+                   "driver": ((env.get("nvidia_smi") or {}).get("gpus") or [{}])[0].get("driver_version"),
+                   "os": env.get("os"), "glibc": env.get("glibc"), "cpus": env.get("cpus")},
+        "torch": {k: torch_info.get(k) for k in ("version", "cuda_version", "cxx11_abi", "cuda_available",
+                                                 "transformers", "peft")},
+        "build": load_json(os.path.join(work, "build.json")),
+        "cli_version": open(os.path.join(work, "version.txt")).read().strip()
+        if os.path.exists(os.path.join(work, "version.txt")) else None,
+        "phases": phases,
+        "test_cuda": {"junit": junit(os.path.join(out, "test_cuda.xml")), "numbers": cuda_numbers},
+        "core_tests": junit(os.path.join(out, "ctest_junit.xml")),
+        "train_bench": {name: {key: value.get(key) for key in (
+            "steps_per_second", "tokens_per_second", "achieved_gflops", "gemm_gflops_1024",
+            "fraction_of_gemm_1024", "model_gflop_per_step", "device", "prefill_tokens_per_s",
+            "decode_tokens_per_s", "prefill_gflop_per_s", "prefill_fraction_of_gemm", "gemm_gflop_per_s", "status", "heldout_s", "initial_s", "final_s", "dtype", "note", "error")
+            if isinstance(value, dict) and key in value} for name, value in train_bench.items()},
+        "peft_compare": {"comparison": peft.get("comparison"), "error": peft.get("error"),
+                         "runs": {name: {key: run.get(key) for key in (
+                             "steps_per_second", "step_seconds_median", "final_heldout_kl", "mfu",
+                             "achieved_tflops", "train_seconds", "error", "skipped", "logits", "stopped_early")
+                             if key in run} for name, run in (peft.get("runs") or {}).items()}},
+    }
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1, sort_keys=True, default=str)
+
+    lines = ["==== gpu-check summary (%ss of %ss) ====" % (args.elapsed, args.budget),
+             "device: %s | torch %s CUDA %s ABI %s | %s" % (
+                 summary["device"]["gpu"], summary["torch"]["version"], summary["torch"]["cuda_version"],
+                 summary["torch"]["cxx11_abi"], summary["build"])]
+    lines.append("phases: " + ", ".join("%s=%s(%ss)" % (p["phase"], p["status"], p["seconds"]) for p in phases))
+    if summary["test_cuda"]["junit"]:
+        lines.append("test_cuda: %s" % json.dumps(summary["test_cuda"]["junit"])[:600])
+    lines += ["  " + re.sub(r"^QINFO\s*:\s*", "", line)[:200] for line in cuda_numbers if "QINFO" in line][:24]
+    if summary["core_tests"]:
+        lines.append("core tests: %s" % json.dumps(summary["core_tests"])[:800])
+    for name, value in summary["train_bench"].items():
+        lines.append("%s: %s" % (name, json.dumps(value)[:400]))
+    for name, run in summary["peft_compare"]["runs"].items():
+        lines.append("peft_compare %s: %s" % (name, json.dumps(run)[:400]))
+    if summary["peft_compare"]["comparison"]:
+        lines.append("comparison: %s" % json.dumps(summary["peft_compare"]["comparison"])[:800])
+    if summary["peft_compare"]["error"]:
+        lines.append("peft_compare error: %s" % summary["peft_compare"]["error"])
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(work, "summary.txt"), "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
