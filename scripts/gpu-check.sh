@@ -149,8 +149,9 @@ if [[ -f "$CARRY/fixtures.tar.xz" ]]; then
             "$CARRY/fixtures.tar.xz" "$WORK/shared"
 fi
 export PKG_CONFIG_PATH="$SYSROOT_PKG_CONFIG_PATH${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-# moc and the carried libraries' own dependencies (our programs get an RPATH instead).
-export LD_LIBRARY_PATH="$SYSROOT_LIBRARY_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Only the build (moc, cmake_automoc_parser) gets the sysroot on LD_LIBRARY_PATH; our programs carry
+# an RPATH, and Python must keep loading the machine's own libsqlite3 & co.
+BUILD_ENV=(env "LD_LIBRARY_PATH=$SYSROOT_LIBRARY_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
 TESTS=ON
 [[ "$SYSROOT_QT_OK" == 1 ]] || TESTS=OFF
 mkdir -p "$WORK/include-cli11" && ln -sfn "$SYSROOT/usr/include/CLI" "$WORK/include-cli11/CLI"
@@ -168,7 +169,7 @@ if command -v ninja >/dev/null; then
 else
     GENERATOR="Unix Makefiles" KEEP_GOING=(-- -k)
 fi
-BUILD_COMMAND=(cmake --build "$BUILD" --parallel "$JOBS")
+BUILD_COMMAND=("${BUILD_ENV[@]}" cmake --build "$BUILD" --parallel "$JOBS")
 # configure_flags real|shim: the cmake arguments, in CONFIG_FLAGS (the build folder is emptied).
 configure_flags() {
     [[ "$REUSE_BUILD" == 1 ]] || rm -rf "$BUILD"
@@ -183,7 +184,7 @@ configure_flags() {
         # machine's own headers would then win.)
         "-DCMAKE_CXX_FLAGS=-idirafter $WORK/include-cli11"
         # DT_RPATH (not RUNPATH) so that QtCore finds ICU & co. in the sysroot too.
-        "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags -Wl,-rpath,$SYSROOT_LIB -Wl,-rpath-link,$SYSROOT_LIB"
+        "-DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags -Wl,-rpath,$SYSROOT_LIBRARY_PATH -Wl,-rpath-link,$SYSROOT_LIBRARY_PATH"
         -DSP_SHARED_FIXTURES_DIR="$fixtures"
         -DSP_TOKENIZER_REFERENCE_CACHE="$WORK/no-npm-cache"
     )
@@ -204,11 +205,11 @@ configure_flags() {
 }
 TORCH_CONFIG=real
 configure_flags real
-if ! phase configure 150 300 cmake "${CONFIG_FLAGS[@]}"; then
+if ! phase configure 150 300 "${BUILD_ENV[@]}" cmake "${CONFIG_FLAGS[@]}"; then
     TORCH_CONFIG=shim
     if [[ -d "${TORCH_PACKAGE_DIR:-/nonexistent}/lib" ]]; then
         configure_flags shim
-        phase configure-shim 90 280 cmake "${CONFIG_FLAGS[@]}" || TORCH_CONFIG=failed
+        phase configure-shim 90 280 "${BUILD_ENV[@]}" cmake "${CONFIG_FLAGS[@]}" || TORCH_CONFIG=failed
     else
         TORCH_CONFIG=failed
     fi
@@ -225,7 +226,7 @@ if ! phase build-first 330 200 "${BUILD_COMMAND[@]}" --target "${first_targets[@
         cxx_standard=20
         log "LibTorch asks for C++20: reconfiguring"
         configure_flags "$([[ $TORCH_CONFIG == shim ]] && echo shim || echo real)"
-        phase configure-cxx20 90 260 cmake "${CONFIG_FLAGS[@]}" &&
+        phase configure-cxx20 90 260 "${BUILD_ENV[@]}" cmake "${CONFIG_FLAGS[@]}" &&
             phase build-first-cxx20 300 200 "${BUILD_COMMAND[@]}" --target "${first_targets[@]}"
     fi
 fi

@@ -18,8 +18,10 @@ private Q_SLOTS:
         QTest::addColumn<QByteArray>("input");
         QTest::addColumn<QString>("expected");
         // FIPS 180-4 example vectors.
-        QTest::newRow("empty") << QByteArray() << "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        QTest::newRow("abc") << QByteArray("abc") << "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        QTest::newRow("empty") << QByteArray()
+                               << "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        QTest::newRow("abc") << QByteArray("abc")
+                             << "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         QTest::newRow("two blocks") << QByteArray("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
                                     << "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
         QTest::newRow("million a") << QByteArray(1000000, 'a')
@@ -29,7 +31,8 @@ private Q_SLOTS:
     {
         QFETCH(QByteArray, input);
         QFETCH(QString, expected);
-        QCOMPARE(QString::fromStdString(sp::sha256Hex(std::string_view(input.constData(), input.size()))), expected);
+        QCOMPARE(QString::fromStdString(sp::sha256Hex(std::string_view(input.constData(), input.size()))),
+                 expected);
         // Feeding the same bytes in uneven pieces must give the same digest.
         sp::Sha256 incremental;
         for (int offset = 0; offset < input.size(); offset += 7)
@@ -98,7 +101,9 @@ private Q_SLOTS:
     {
         const sp::BuildInfo info = sp::buildInfo();
         QCOMPARE(QString::fromStdString(info.projectVersion), QStringLiteral(SP_EXPECTED_VERSION));
-        QVERIFY(QRegularExpression("^\\d+\\.\\d+\\.\\d+$").match(QString::fromStdString(info.torchVersion)).hasMatch());
+        QVERIFY(QRegularExpression("^\\d+\\.\\d+\\.\\d+$")
+                    .match(QString::fromStdString(info.torchVersion))
+                    .hasMatch());
         QVERIFY(info.cpuThreads >= 1);
     }
 };
