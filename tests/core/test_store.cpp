@@ -427,6 +427,70 @@ private Q_SLOTS:
         QCOMPARE(store.listRuns().size(), std::size_t(1));
     }
 
+    // `softprompt eval --run` evaluates a finished run later: its rows are added (or replace the
+    // earlier ones) in one transaction, never to a run that is still being written.
+    void evaluationsCanBeAddedToAFinishedRun()
+    {
+        QTemporaryDir folder;
+        sp::RunStore store = sp::RunStore::open(databaseIn(folder));
+        sp::NewRun newRun = exampleRun("evaluated later");
+        newRun.querySetId =
+            store.putQuerySet("q", {{0, "query one", "", false}, {0, "query two", "t", true}});
+        const std::int64_t id = writeFinishedRun(store, newRun, 10);
+        const std::int64_t other = writeFinishedRun(store, exampleRun("other"), 5);
+        const sp::QuerySetRecord set = store.querySet(*newRun.querySetId);
+        auto row = [&](std::size_t query, const std::string& condition, double s) {
+            sp::StoredEvaluation evaluation;
+            evaluation.runId = other; // ignored: the run is the one named in the call
+            evaluation.queryId = set.queries[query].id;
+            evaluation.query = set.queries[query].text;
+            evaluation.target = set.queries[query].target;
+            evaluation.heldOut = set.queries[query].heldOut;
+            evaluation.condition = condition;
+            evaluation.prediction = " answer " + condition;
+            evaluation.s = s;
+            evaluation.topK = {{3, " answer", 0.5}};
+            evaluation.details = {{"kl", s / 2}};
+            evaluation.sigmaStep = condition == "sigma" ? 10 : 0;
+            return evaluation;
+        };
+        QVERIFY(store.evaluations(id).empty());
+        store.addEvaluations(id, {row(0, "full", 0.0), row(0, "sigma", 0.25)});
+        store.addEvaluations(id, {row(1, "sigma", 0.5)});
+        std::vector<sp::StoredEvaluation> stored = store.evaluations(id);
+        QCOMPARE(stored.size(), std::size_t(3));
+        QCOMPARE(stored[0].runId, id);
+        QCOMPARE(stored[1].condition, std::string("sigma"));
+        QCOMPARE(stored[1].s, 0.25);
+        QCOMPARE(stored[1].sigmaStep, 10);
+        QCOMPARE(stored[2].queryId, set.queries[1].id);
+        QVERIFY(stored[2].heldOut);
+        QCOMPARE(stored[2].details, row(1, "sigma", 0.5).details);
+        QVERIFY(store.evaluations(other).empty());
+
+        // A re-evaluation replaces the run's rows and leaves the other run's alone.
+        store.addEvaluations(other, {row(0, "none", 2.0)});
+        store.addEvaluations(id, {row(0, "sigma", 0.125), row(1, "sigma", 0.375)}, true);
+        stored = store.evaluations(id);
+        QCOMPARE(stored.size(), std::size_t(2));
+        QCOMPARE(stored[0].s, 0.125);
+        QCOMPARE(stored[1].s, 0.375);
+        QCOMPARE(store.evaluations(other).size(), std::size_t(1));
+
+        QVERIFY_THROWS_EXCEPTION(sp::Error, store.addEvaluations(id + 100, {row(0, "sigma", 0.1)}));
+        auto writer = store.startRun(exampleRun("live"));
+        try {
+            store.addEvaluations(writer->runId(), {row(0, "sigma", 0.1)});
+            QFAIL("expected sp::Error");
+        } catch (const sp::Error& error) {
+            QVERIFY2(QString(error.what()).contains("still being written"), error.what());
+        }
+        QVERIFY(store.evaluations(writer->runId()).empty());
+        writer->finish(sp::RunStatus::Cancelled);
+        store.addEvaluations(writer->runId(), {row(0, "sigma", 0.1)});
+        QCOMPARE(store.evaluations(writer->runId()).size(), std::size_t(1));
+    }
+
     void curvesOfSeveralRunsAndTheirSummary()
     {
         QTemporaryDir folder;

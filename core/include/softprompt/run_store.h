@@ -328,6 +328,13 @@ public:
 
     // ---- evaluations ----
     std::vector<StoredEvaluation> evaluations(std::int64_t runId) const;
+    // Adds evaluations to a stored run whose writer is gone (a finished, cancelled, failed or
+    // interrupted run; e.g. `softprompt eval --run`); runId is filled in. With replaceExisting the
+    // run's earlier evaluations are removed in the same transaction, so a re-evaluation leaves one row
+    // per query and condition. Throws sp::Error for an unknown run or one still being written (its
+    // RunWriter adds its own evaluations).
+    void addEvaluations(std::int64_t runId, const std::vector<StoredEvaluation>& evaluations,
+                        bool replaceExisting = false);
 
     // ---- comparison and sweeps ----
     // Differences between two runs' configs, model identity, device and context.

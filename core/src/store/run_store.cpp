@@ -125,6 +125,22 @@ nlohmann::json topKToJson(const std::vector<TokenProbability>& topK)
     return list;
 }
 
+void insertEvaluations(Database& database, std::int64_t runId, const std::vector<StoredEvaluation>& rows)
+{
+    Statement insert(
+        database, "INSERT INTO evaluations(run_id, query_id, query, target, held_out, condition, prediction, "
+                  "s, top_k, details, sigma_step) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const StoredEvaluation& row : rows) {
+        insert.bind(1, runId).bind(2, row.queryId).bind(3, row.query);
+        insert.bind(4, row.target).bind(5, row.heldOut ? 1 : 0).bind(6, row.condition);
+        insert.bind(7, row.prediction).bind(8, row.s);
+        insert.bind(9, topKToJson(row.topK).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        insert.bind(10, row.details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+        insert.bind(11, row.sigmaStep).run();
+        insert.reset();
+    }
+}
+
 std::vector<TokenProbability> topKFromJson(const nlohmann::json& json)
 {
     std::vector<TokenProbability> topK;
@@ -451,6 +467,24 @@ void RunStore::deleteRun(std::int64_t runId)
                     "; cancel that training first, then delete the run");
     Statement statement(database, "DELETE FROM runs WHERE id = ?");
     statement.bind(1, runId).run();
+    transaction.commit();
+}
+
+void RunStore::addEvaluations(std::int64_t runId, const std::vector<StoredEvaluation>& evaluations,
+                              bool replaceExisting)
+{
+    Database& database = impl_->database;
+    Transaction transaction(database, "saving evaluations");
+    const RunRecord record = run(runId);
+    if (record.status == RunStatus::Running && isWriterAlive(record))
+        throw Error("run " + std::to_string(runId) + " is still being written by process " +
+                    std::to_string(record.owner.pid) + " on " + record.owner.host +
+                    "; evaluate it once that training has ended");
+    if (replaceExisting) {
+        Statement remove(database, "DELETE FROM evaluations WHERE run_id = ?");
+        remove.bind(1, runId).run();
+    }
+    store::insertEvaluations(database, runId, evaluations);
     transaction.commit();
 }
 

@@ -288,25 +288,8 @@ void RunWriter::checkpoint(int step, const SoftPrompt& sigma)
 void RunWriter::addEvaluations(const std::vector<StoredEvaluation>& evaluations)
 {
     std::lock_guard<std::mutex> lock(impl_->databaseMutex);
-    impl_->commitWith("saving evaluations", [&] {
-        Statement insert(
-            impl_->database,
-            "INSERT INTO evaluations(run_id, query_id, query, target, held_out, condition, prediction, "
-            "s, top_k, details, sigma_step) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        for (const StoredEvaluation& evaluation : evaluations) {
-            insert.bind(1, impl_->runId).bind(2, evaluation.queryId).bind(3, evaluation.query);
-            insert.bind(4, evaluation.target)
-                .bind(5, evaluation.heldOut ? 1 : 0)
-                .bind(6, evaluation.condition);
-            insert.bind(7, evaluation.prediction).bind(8, evaluation.s);
-            insert.bind(9, store::topKToJson(evaluation.topK)
-                               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-            insert.bind(10,
-                        evaluation.details.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-            insert.bind(11, evaluation.sigmaStep).run();
-            insert.reset();
-        }
-    });
+    impl_->commitWith("saving evaluations",
+                      [&] { store::insertEvaluations(impl_->database, impl_->runId, evaluations); });
 }
 
 void RunWriter::setSummary(const nlohmann::json& summary)

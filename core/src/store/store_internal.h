@@ -31,6 +31,10 @@ void replaceTags(Database& database, std::int64_t runId, const std::vector<std::
 std::string runNotFound(std::int64_t runId, const std::string& path);
 void requireRun(Database& database, std::int64_t runId);
 
+// Inserts the rows as evaluations of `runId` (their own runId is ignored), inside the caller's
+// transaction.
+void insertEvaluations(Database& database, std::int64_t runId, const std::vector<StoredEvaluation>& rows);
+
 // The JSON kept for a TokenProbability list, and back.
 nlohmann::json topKToJson(const std::vector<TokenProbability>& topK);
 std::vector<TokenProbability> topKFromJson(const nlohmann::json& json);
