@@ -157,7 +157,9 @@ int main(int argc, char** argv)
     QApplication::setApplicationDisplayName("SoftPrompt Workbench");
     QApplication::setOrganizationName("softprompt-workbench");
     QApplication::setApplicationVersion(QString::fromStdString(sp::projectVersion()));
-    QApplication::setDesktopFileName("softprompt-workbench");
+    // Wayland compositors and desktop shells match the window to its launcher by this id: the name of
+    // packaging/io.softprompt.Workbench.desktop without ".desktop".
+    QGuiApplication::setDesktopFileName("io.softprompt.Workbench");
     QApplication::setWindowIcon(QIcon(":/icons/softprompt-workbench.svg"));
 
     QCommandLineParser parser;
