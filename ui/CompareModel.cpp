@@ -1,7 +1,7 @@
 #include "CompareModel.h"
 
-#include "EvaluationRecords.h"
 #include "QtConvert.h"
+#include "softprompt/run_recording.h"
 
 #include <QBrush>
 #include <QColor>

@@ -1,10 +1,10 @@
 #include "CompareView.h"
 
 #include "CompareModel.h"
-#include "EvaluationRecords.h"
 #include "PlotExport.h"
 #include "QtConvert.h"
 #include "Session.h"
+#include "softprompt/run_recording.h"
 
 #include <QHeaderView>
 #include <QLabel>

@@ -4,7 +4,6 @@
 #include "ContextEditor.h"
 #include "CurvePlot.h"
 #include "Dialogs.h"
-#include "EvaluationRecords.h"
 #include "Examples.h"
 #include "ModelBar.h"
 #include "PlotExport.h"
@@ -20,6 +19,7 @@
 #include "SweepView.h"
 #include "TrainingPanel.h"
 #include "softprompt/paths.h"
+#include "softprompt/run_recording.h"
 #include "softprompt/version.h"
 
 #include <QApplication>

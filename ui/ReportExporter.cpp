@@ -1,10 +1,10 @@
 #include "ReportExporter.h"
 
-#include "EvaluationRecords.h"
 #include "PlotExport.h"
 #include "QtConvert.h"
 #include "Session.h"
 #include "softprompt/error.h"
+#include "softprompt/run_recording.h"
 #include "softprompt/version.h"
 
 #include <QBuffer>

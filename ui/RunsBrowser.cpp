@@ -1,11 +1,11 @@
 #include "RunsBrowser.h"
 
 #include "Dialogs.h"
-#include "EvaluationRecords.h"
 #include "PlotExport.h"
 #include "QtConvert.h"
 #include "RunsModel.h"
 #include "Session.h"
+#include "softprompt/run_recording.h"
 
 #include <QComboBox>
 #include <QDialog>
@@ -371,13 +371,13 @@ bool RunsBrowser::loadOutcome(std::int64_t runId, TrainingOutcome* outcome, QStr
         outcome->config = sp::TrainConfig::fromJson(run.config);
         outcome->message = toQ(run.error);
         outcome->contextTokens = run.summary.value("context_tokens", 0);
-        outcome->evaluation = fromStoredEvaluations(store->evaluations(runId));
-        outcome->evaluation.heldout = aggregatesFromSummary(run.summary, "heldout");
-        outcome->evaluation.train = aggregatesFromSummary(run.summary, "train");
+        outcome->evaluation = sp::fromStoredEvaluations(store->evaluations(runId));
+        outcome->evaluation.heldout = sp::aggregatesFromSummary(run.summary, "heldout");
+        outcome->evaluation.train = sp::aggregatesFromSummary(run.summary, "train");
         if (outcome->evaluation.heldout.empty())
-            outcome->evaluation.heldout = meanAggregates(outcome->evaluation, true);
+            outcome->evaluation.heldout = sp::meanAggregates(outcome->evaluation, true);
         if (outcome->evaluation.train.empty())
-            outcome->evaluation.train = meanAggregates(outcome->evaluation, false);
+            outcome->evaluation.train = sp::meanAggregates(outcome->evaluation, false);
         outcome->result.status = run.status;
         outcome->result.stepsCompleted = run.lastStep;
         outcome->result.initialTrainS = run.summary.value("initial_s", 0.0);

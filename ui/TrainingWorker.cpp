@@ -1,30 +1,17 @@
 #include "TrainingWorker.h"
 
-#include "EvaluationRecords.h"
 #include "QtConvert.h"
 #include "softprompt/error.h"
+#include "softprompt/run_recording.h"
 
 #include <QFileInfo>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 
 namespace spui {
 namespace {
-
-std::vector<sp::StoredQuery> storedQueries(const std::vector<sp::Query>& queries,
-                                           const std::vector<bool>& heldOut)
-{
-    std::vector<sp::StoredQuery> stored;
-    for (size_t i = 0; i < queries.size(); ++i) {
-        sp::StoredQuery query;
-        query.text = queries[i].text;
-        query.target = queries[i].target;
-        query.heldOut = i < heldOut.size() ? bool(heldOut[i]) : queries[i].heldOut;
-        stored.push_back(std::move(query));
-    }
-    return stored;
-}
 
 QString describe(const std::exception& error)
 {
@@ -140,15 +127,13 @@ void TrainingWorker::train(const TrainingJob& job)
     // program, read-only, from a newer version) must not stop the user from training.
     std::unique_ptr<sp::RunStore> store;
     QString storeWarning;
-    std::int64_t contextId = 0, querySetId = 0, sweepId = 0;
+    sp::StoredInputs inputs;
+    std::int64_t sweepId = 0;
     try {
         store = std::make_unique<sp::RunStore>(sp::RunStore::open(toStd(job.databasePath)));
-        contextId = store->putContext(job.context);
-        store->setContextTokenCount(contextId, job.model.summary().identity, task->contextTokenCount());
-        querySetId =
-            store->putQuerySet(toStd(job.runName), storedQueries(job.queries, task->heldoutMask(job.config)));
+        inputs = sp::storeTaskInputs(*store, *task, job.config, toStd(job.runName));
         if (!job.sweepKs.empty())
-            sweepId = store->createSweep(toStd(job.runName), job.config.toJson(), contextId);
+            sweepId = store->createSweep(toStd(job.runName), job.config.toJson(), inputs.contextId);
     } catch (const std::exception& error) {
         store.reset();
         storeWarning = tr("This run is not saved: the run database %1 could not be used (%2).")
@@ -158,7 +143,7 @@ void TrainingWorker::train(const TrainingJob& job)
     const std::vector<int> ks = job.sweepKs.empty() ? std::vector<int>{job.config.k} : job.sweepKs;
     TrainingOutcome outcome;
     for (size_t i = 0; i < ks.size(); ++i) {
-        outcome = trainOne(*task, job, store.get(), contextId, querySetId, sweepId, ks[i], int(i));
+        outcome = trainOne(*task, job, store.get(), inputs, sweepId, ks[i], int(i));
         outcome.sweepId = sweepId;
         if (outcome.storeWarning.isEmpty())
             outcome.storeWarning = storeWarning;
@@ -169,7 +154,7 @@ void TrainingWorker::train(const TrainingJob& job)
 }
 
 TrainingOutcome TrainingWorker::trainOne(sp::CompressionTask& task, const TrainingJob& job,
-                                         sp::RunStore* store, std::int64_t contextId, std::int64_t querySetId,
+                                         sp::RunStore* store, const sp::StoredInputs& inputs,
                                          std::int64_t sweepId, int k, int sweepIndex)
 {
     TrainingOutcome outcome;
@@ -185,19 +170,12 @@ TrainingOutcome TrainingWorker::trainOne(sp::CompressionTask& task, const Traini
     };
     if (store) {
         try {
-            sp::NewRun run;
-            run.name =
+            const std::string name =
                 toStd(job.runName) + (job.sweepKs.empty() ? std::string() : ", k=" + std::to_string(k));
-            run.config = outcome.config.toJson();
-            run.model = sp::modelIdentityOf(job.model.summary());
-            if (job.modelSource == QLatin1String("demo"))
-                run.model.path = "demo";
-            run.device = job.model.summary().device;
-            run.contextId = contextId;
-            run.querySetId = querySetId;
-            if (sweepId > 0)
-                run.sweepId = sweepId;
-            writer = store->startRun(run);
+            const std::string modelPath = job.modelSource == QLatin1String("demo") ? "demo" : "";
+            writer = store->startRun(
+                sp::newRunFor(name, outcome.config, job.model.summary(), modelPath, inputs,
+                              sweepId > 0 ? std::optional<std::int64_t>(sweepId) : std::nullopt));
             outcome.runId = writer->runId();
         } catch (const std::exception& error) {
             storeFailed(error);
@@ -205,6 +183,7 @@ TrainingOutcome TrainingWorker::trainOne(sp::CompressionTask& task, const Traini
     }
     emit runStarted(outcome.runId, sweepIndex, k);
 
+    double trainSeconds = 0.0;
     try {
         emit phaseChanged(tr("Evaluating the baselines"), 0.0);
         const sp::Evaluation baselines = task.evaluateBaselines(outcome.config);
@@ -218,19 +197,8 @@ TrainingOutcome TrainingWorker::trainOne(sp::CompressionTask& task, const Traini
             emit stepReported(report);
             if (!writer)
                 return;
-            std::vector<std::pair<std::string, double>> values = {
-                {sp::metric_key::TrainS, report.trainS},
-                {sp::metric_key::TrainTop1, report.trainTop1},
-                {sp::metric_key::LearningRate, report.learningRate},
-                {sp::metric_key::GradNorm, report.gradNorm},
-                {sp::metric_key::StepSeconds, report.stepSeconds},
-                {sp::metric_key::TokensPerSecond, report.tokensPerSecond}};
-            if (report.hasHeldout) {
-                values.emplace_back(sp::metric_key::HeldoutS, report.heldoutS);
-                values.emplace_back(sp::metric_key::HeldoutTop1, report.heldoutTop1);
-            }
             try {
-                writer->addMetrics(report.step, values);
+                writer->addMetrics(report.step, sp::stepMetrics(report));
             } catch (const std::exception& error) {
                 storeFailed(error);
             }
@@ -245,7 +213,9 @@ TrainingOutcome TrainingWorker::trainOne(sp::CompressionTask& task, const Traini
             }
         };
 
+        const auto trainStart = std::chrono::steady_clock::now();
         outcome.result = task.train(outcome.config, callbacks, control_);
+        trainSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - trainStart).count();
         outcome.status = outcome.result.status;
         outcome.message = toQ(outcome.result.error);
 
@@ -261,6 +231,8 @@ TrainingOutcome TrainingWorker::trainOne(sp::CompressionTask& task, const Traini
     } catch (const std::exception& error) {
         outcome.status = sp::RunStatus::Failed;
         outcome.message = describe(error);
+        outcome.result.status = outcome.status; // so the stored summary says so too
+        outcome.result.error = toStd(outcome.message);
     }
     if (outcome.status == sp::RunStatus::Cancelled && outcome.message.isEmpty())
         outcome.message =
@@ -270,12 +242,13 @@ TrainingOutcome TrainingWorker::trainOne(sp::CompressionTask& task, const Traini
         try {
             if (!outcome.result.sigma.empty() && outcome.result.stepsCompleted > 0)
                 writer->checkpoint(outcome.result.stepsCompleted, outcome.result.sigma);
-            if (!outcome.evaluation.queries.empty()) {
+            const bool evaluated = !outcome.evaluation.queries.empty();
+            if (evaluated)
                 writer->addEvaluations(
-                    toStoredEvaluations(outcome.evaluation, outcome.result.stepsCompleted));
-                writer->setSummary(
-                    evaluationSummary(outcome.evaluation, outcome.result, outcome.contextTokens, k));
-            }
+                    sp::toStoredEvaluations(outcome.evaluation, outcome.result.stepsCompleted));
+            writer->setSummary(sp::runSummary(outcome.config, outcome.result, job.model.summary(),
+                                              outcome.contextTokens, trainSeconds,
+                                              evaluated ? &outcome.evaluation : nullptr));
             writer->finish(outcome.status, toStd(outcome.message));
         } catch (const std::exception& error) {
             storeFailed(error);

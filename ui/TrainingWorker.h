@@ -8,6 +8,7 @@
 // thread sets directly (requestCancel/setPaused are plain functions, not slots: a queued slot
 // would wait behind the very job it should stop).
 #include "softprompt/engine.h"
+#include "softprompt/run_recording.h"
 #include "softprompt/run_store.h"
 
 #include <QMetaType>
@@ -90,8 +91,7 @@ signals:
 
 private:
     TrainingOutcome trainOne(sp::CompressionTask& task, const TrainingJob& job, sp::RunStore* store,
-                             std::int64_t contextId, std::int64_t querySetId, std::int64_t sweepId, int k,
-                             int sweepIndex);
+                             const sp::StoredInputs& inputs, std::int64_t sweepId, int k, int sweepIndex);
 
     sp::TrainControl control_;
     std::atomic<bool> abandon_{false};

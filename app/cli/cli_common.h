@@ -1,5 +1,7 @@
 #pragma once
 // Small helpers shared by the CLI's command files.
+#include "softprompt/run_store.h"
+
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -10,5 +12,11 @@ namespace spcli {
 void printJson(const nlohmann::json& value);
 // Prints "softprompt: <message>" on stderr (one line; progress and errors go to stderr).
 void printError(const std::string& message);
+
+// The run database a command uses: its --db value, else sp::defaultDatabasePath().
+std::string databasePath(const std::string& dbOption);
+// For commands that read or change stored runs: the existing database. A missing file is an
+// sp::Error saying there are no runs yet, and no empty database is left behind.
+sp::RunStore openExistingStore(const std::string& dbOption);
 
 } // namespace spcli

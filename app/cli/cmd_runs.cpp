@@ -35,9 +35,16 @@ void addDatabaseOption(CLI::App& command, DatabaseOption& option)
         "Run database (default: $XDG_DATA_HOME/softprompt-workbench/runs.sqlite, shared with the GUI)");
 }
 
+// For import-peft, which may create the database.
 sp::RunStore openStore(const DatabaseOption& option)
 {
-    return option.path.empty() ? sp::RunStore::openDefault() : sp::RunStore::open(option.path);
+    return sp::RunStore::open(spcli::databasePath(option.path));
+}
+
+// For the commands that read or change existing runs: a missing database is not created.
+sp::RunStore openExistingStore(const DatabaseOption& option)
+{
+    return spcli::openExistingStore(option.path);
 }
 
 std::string isoTime(std::int64_t milliseconds)
@@ -113,10 +120,20 @@ struct ListOptions {
 
 void runList(const ListOptions& options)
 {
-    sp::RunStore store = openStore(options.db);
     sp::RunFilter filter;
     if (!options.status.empty())
         filter.status = sp::runStatusFromKey(options.status);
+    const std::string path = spcli::databasePath(options.db.path);
+    std::error_code missing;
+    if (!fs::exists(path, missing)) {
+        // Listing must not leave an empty database behind (e.g. under a mistyped --db).
+        if (options.json)
+            spcli::printJson({{"database", path}, {"exists", false}, {"runs", nlohmann::json::array()}});
+        else
+            std::cout << "no runs yet: " << path << " does not exist\n";
+        return;
+    }
+    sp::RunStore store = sp::RunStore::open(path);
     filter.tag = options.tag;
     filter.text = options.search;
     filter.limit = options.limit;
@@ -125,7 +142,7 @@ void runList(const ListOptions& options)
         nlohmann::json list = nlohmann::json::array();
         for (const sp::RunRecord& run : runs)
             list.push_back(runToJson(run));
-        spcli::printJson({{"database", store.path()}, {"runs", list}});
+        spcli::printJson({{"database", store.path()}, {"exists", true}, {"runs", list}});
         return;
     }
     if (runs.empty()) {
@@ -163,7 +180,7 @@ struct ShowOptions {
 
 void runShow(const ShowOptions& options)
 {
-    sp::RunStore store = openStore(options.db);
+    sp::RunStore store = openExistingStore(options.db);
     const sp::RunRecord run = store.run(options.id);
     const std::vector<sp::MetricSummary> curves = store.curveSummary(run.id);
     const std::vector<sp::CheckpointInfo> checkpoints = store.checkpoints(run.id);
@@ -248,7 +265,7 @@ void runExport(const ExportOptions& options)
 {
     if (options.csv.empty() && options.sigma.empty() && options.peft.empty())
         throw sp::Error("runs export needs --csv FILE, --sigma FILE.safetensors or --peft DIR");
-    sp::RunStore store = openStore(options.db);
+    sp::RunStore store = openExistingStore(options.db);
     const std::optional<int> step = options.step >= 0 ? std::optional<int>(options.step) : std::nullopt;
     store.run(options.id); // a clear error for an unknown id before any file is written
     if (!options.csv.empty()) {
@@ -289,7 +306,7 @@ struct DeleteOptions {
 
 void runDelete(const DeleteOptions& options)
 {
-    sp::RunStore store = openStore(options.db);
+    sp::RunStore store = openExistingStore(options.db);
     store.deleteRun(options.id);
     std::cout << "deleted run " << options.id << "\n";
 }

@@ -14,10 +14,9 @@
 #include "softprompt/engine.h"
 #include "softprompt/error.h"
 #include "softprompt/paths.h"
-#include "softprompt/text.h"
-#ifdef SP_HAVE_RUN_STORE
+#include "softprompt/run_recording.h"
 #include "softprompt/run_store.h"
-#endif
+#include "softprompt/text.h"
 
 #include <atomic>
 #include <chrono>
@@ -272,38 +271,6 @@ private:
 };
 
 // ---- JSON ----------------------------------------------------------------------------------------------
-nlohmann::json intervalJson(const sp::Interval& interval)
-{
-    return {{"mean", interval.mean}, {"low", interval.low}, {"high", interval.high}};
-}
-
-nlohmann::json aggregateJson(const sp::ConditionAggregate& aggregate)
-{
-    return {{"s", intervalJson(aggregate.s)},
-            {"kl", intervalJson(aggregate.kl)},
-            {"top1_agreement", intervalJson(aggregate.top1Agreement)},
-            {"exact_match", intervalJson(aggregate.exactMatch)}};
-}
-
-// Per condition: held-out aggregates (training-query aggregates when nothing is held out).
-nlohmann::json conditionsJson(const sp::Evaluation& evaluation)
-{
-    const bool heldout = !evaluation.heldout.empty();
-    const auto& aggregates = heldout ? evaluation.heldout : evaluation.train;
-    nlohmann::json conditions = nlohmann::json::object();
-    for (const sp::ConditionAggregate& aggregate : aggregates) {
-        nlohmann::json entry{
-            {"label", sp::conditionLabel(aggregate.condition)},       {"heldout_s", aggregate.s.mean},
-            {"heldout_top1_agreement", aggregate.top1Agreement.mean}, {"heldout_kl", aggregate.kl.mean},
-            {"heldout_exact_match", aggregate.exactMatch.mean},       {"heldout", aggregateJson(aggregate)}};
-        for (const sp::ConditionAggregate& train : evaluation.train)
-            if (train.condition == aggregate.condition)
-                entry["train"] = aggregateJson(train);
-        conditions[sp::conditionKey(aggregate.condition)] = entry;
-    }
-    return conditions;
-}
-
 nlohmann::json queriesJson(const sp::Evaluation& evaluation)
 {
     nlohmann::json queries = nlohmann::json::array();
@@ -336,10 +303,9 @@ struct RunContext {
     sp::CompressionTask* task = nullptr;
     std::string modelPath;
     std::string queriesName;
-#ifdef SP_HAVE_RUN_STORE
     sp::RunStore* store = nullptr;
-    std::optional<std::int64_t> contextId, querySetId, sweepId;
-#endif
+    sp::StoredInputs inputs;
+    std::optional<std::int64_t> sweepId;
 };
 
 nlohmann::json trainOnce(RunContext& run, const sp::TrainConfig& config, const std::string& name,
@@ -348,26 +314,10 @@ nlohmann::json trainOnce(RunContext& run, const sp::TrainConfig& config, const s
     sp::CompressionTask& task = *run.task;
     task.validate(config);
     const sp::ModelSummary& summary = task.model().summary();
-    nlohmann::json output;
-    output["run_id"] = nullptr;
-#ifdef SP_HAVE_RUN_STORE
     std::unique_ptr<sp::RunWriter> writer;
-    if (run.store) {
-        sp::NewRun newRun;
-        newRun.name = name;
-        newRun.config = config.toJson();
-        newRun.model = sp::modelIdentityOf(summary);
-        newRun.model.path = run.modelPath;
-        newRun.device = summary.device;
-        newRun.contextId = run.contextId;
-        newRun.querySetId = run.querySetId;
-        newRun.sweepId = run.sweepId;
-        writer = run.store->startRun(newRun);
-        output["run_id"] = writer->runId();
-    }
-#else
-    (void)name;
-#endif
+    if (run.store)
+        writer =
+            run.store->startRun(sp::newRunFor(name, config, summary, run.modelPath, run.inputs, run.sweepId));
 
     sp::TrainControl control;
     InterruptScope interrupt(control);
@@ -376,148 +326,62 @@ nlohmann::json trainOnce(RunContext& run, const sp::TrainConfig& config, const s
     callbacks.onPhase = [&](const std::string& phase, double fraction) { progress.phase(phase, fraction); };
     callbacks.onStep = [&](const sp::StepReport& report) {
         progress.step(report);
-#ifdef SP_HAVE_RUN_STORE
-        if (writer) {
-            std::vector<std::pair<std::string, double>> values{
-                {sp::metric_key::TrainS, report.trainS},
-                {sp::metric_key::TrainTop1, report.trainTop1},
-                {sp::metric_key::LearningRate, report.learningRate},
-                {sp::metric_key::GradNorm, report.gradNorm},
-                {sp::metric_key::StepSeconds, report.stepSeconds},
-                {sp::metric_key::TokensPerSecond, report.tokensPerSecond}};
-            if (report.hasHeldout) {
-                values.emplace_back(sp::metric_key::HeldoutS, report.heldoutS);
-                values.emplace_back(sp::metric_key::HeldoutTop1, report.heldoutTop1);
-            }
-            writer->addMetrics(report.step, values);
-        }
-#endif
+        if (writer)
+            writer->addMetrics(report.step, sp::stepMetrics(report));
     };
-#ifdef SP_HAVE_RUN_STORE
     callbacks.onCheckpoint = [&](int step, const sp::SoftPrompt& sigma) {
         if (writer)
             writer->checkpoint(step, sigma);
     };
-#endif
 
     const Clock::time_point start = Clock::now();
     sp::TrainResult result;
     try {
         result = task.train(config, callbacks, control);
     } catch (const sp::Error& error) {
-#ifdef SP_HAVE_RUN_STORE
         if (writer)
             writer->finish(sp::RunStatus::Failed, error.what());
-#endif
         throw;
     }
     const double trainSeconds = std::chrono::duration<double>(Clock::now() - start).count();
     progress.end();
 
-    output["status"] = sp::runStatusKey(result.status);
-    output["steps"] = result.stepsCompleted;
-    output["steps_requested"] = config.steps;
-    output["k"] = config.k;
-    output["context_tokens"] = task.contextTokenCount();
-    output["compression_ratio"] = double(task.contextTokenCount()) / double(config.k);
-    output["objective"] = sp::objectiveInfo(config.objective).key;
-    output["higher_is_better"] = sp::objectiveInfo(config.objective).higherIsBetter;
-    output["target"] = sp::targetKindKey(config.target);
-    output["initial_s"] = result.initialTrainS;
-    output["final_s"] = result.finalTrainS;
-    output["train_seconds"] = trainSeconds;
-    output["model"] = summary.name;
-    output["device"] = summary.device;
-    if (result.status == sp::RunStatus::Failed) {
-        output["error"] = result.error;
-        output["bad_step"] = result.badStep;
-    }
-
     // Held-out evaluation of σ against every baseline, σ kept even when the run was cancelled.
+    std::optional<sp::Evaluation> evaluation;
     if (result.status != sp::RunStatus::Failed || !result.sigma.empty()) {
         progress.phase("evaluating σ against the baselines", 0.0);
-        const sp::Evaluation evaluation = task.evaluate(result.sigma, config);
+        evaluation = task.evaluate(result.sigma, config);
         progress.end();
-        const std::vector<bool> heldout = task.heldoutMask(config);
-        output["heldout_queries"] = std::count(heldout.begin(), heldout.end(), true);
-        output["train_queries"] = std::count(heldout.begin(), heldout.end(), false);
-        const nlohmann::json conditions = conditionsJson(evaluation);
-        if (conditions.contains("sigma")) {
-            output["heldout_s"] = conditions["sigma"]["heldout_s"];
-            output["heldout_top1_agreement"] = conditions["sigma"]["heldout_top1_agreement"];
-            output["heldout_exact_match"] = conditions["sigma"]["heldout_exact_match"];
-        }
-        nlohmann::json baselines = nlohmann::json::object();
-        for (auto it = conditions.begin(); it != conditions.end(); ++it)
-            if (it.key() != "sigma")
-                baselines[it.key()] = {{"heldout_s", it.value()["heldout_s"]},
-                                       {"heldout_top1_agreement", it.value()["heldout_top1_agreement"]},
-                                       {"heldout_kl", it.value()["heldout_kl"]},
-                                       {"heldout_exact_match", it.value()["heldout_exact_match"]}};
-        output["baselines"] = baselines;
-        output["conditions"] = conditions;
-#ifdef SP_HAVE_RUN_STORE
-        if (writer) {
-            std::vector<sp::StoredEvaluation> stored;
-            for (const sp::QueryEvaluation& query : evaluation.queries)
-                for (const sp::ConditionOutcome& outcome : query.outcomes) {
-                    sp::StoredEvaluation entry;
-                    entry.query = query.query;
-                    entry.target = query.target;
-                    entry.heldOut = query.heldOut;
-                    entry.condition = sp::conditionKey(outcome.condition);
-                    entry.prediction = outcome.prediction;
-                    entry.s = outcome.s;
-                    entry.topK = outcome.topK;
-                    entry.details = {{"kl", outcome.kl},
-                                     {"top1_agrees", outcome.top1Agrees},
-                                     {"teacher_nll", outcome.teacherNll},
-                                     {"exact_match", outcome.exactMatch},
-                                     {"per_token_divergence", outcome.perTokenDivergence},
-                                     {"prediction_ids", outcome.predictionIds}};
-                    entry.sigmaStep =
-                        outcome.condition == sp::Condition::SoftPrompt ? result.stepsCompleted : 0;
-                    stored.push_back(std::move(entry));
-                }
-            writer->addEvaluations(stored);
-        }
-#endif
     }
-#ifdef SP_HAVE_RUN_STORE
+    const nlohmann::json summaryJson = sp::runSummary(config, result, summary, task.contextTokenCount(),
+                                                      trainSeconds, evaluation ? &*evaluation : nullptr);
     if (writer) {
+        if (evaluation)
+            writer->addEvaluations(sp::toStoredEvaluations(*evaluation, result.stepsCompleted));
         if (!result.sigma.empty())
             writer->checkpoint(result.stepsCompleted, result.sigma);
-        nlohmann::json summaryJson = output;
-        summaryJson.erase("conditions");
         writer->setSummary(summaryJson);
         writer->finish(result.status, result.error);
     }
-#endif
+    nlohmann::json output = summaryJson;
+    output["run_id"] = writer ? nlohmann::json(writer->runId()) : nlohmann::json();
+    if (evaluation)
+        output["conditions"] = sp::conditionsJson(*evaluation);
     return output;
 }
 
-#ifdef SP_HAVE_RUN_STORE
 std::unique_ptr<sp::RunStore> openStore(const TrainOptions& options)
 {
     if (options.noStore)
         return nullptr;
-    return std::make_unique<sp::RunStore>(
-        sp::RunStore::open(options.db.empty() ? sp::defaultDatabasePath() : options.db));
+    return std::make_unique<sp::RunStore>(sp::RunStore::open(spcli::databasePath(options.db)));
 }
 
 void storeInputs(RunContext& run, sp::RunStore& store, const sp::TrainConfig& config)
 {
-    const sp::CompressionTask& task = *run.task;
     run.store = &store;
-    run.contextId = store.putContext(task.context());
-    const std::vector<bool> heldout = task.heldoutMask(config);
-    std::vector<sp::StoredQuery> queries;
-    for (std::size_t i = 0; i < task.queries().size(); ++i)
-        queries.push_back({0, task.queries()[i].text, task.queries()[i].target, bool(heldout[i])});
-    run.querySetId = store.putQuerySet(run.queriesName, queries);
-    store.setContextTokenCount(*run.contextId, task.model().summary().identity, task.contextTokenCount());
+    run.inputs = sp::storeTaskInputs(store, *run.task, config, run.queriesName);
 }
-#endif
 
 void finishStatus(const nlohmann::json& output)
 {
@@ -541,16 +405,12 @@ void runTrain(TrainOptions& options)
     run.task = &task;
     run.modelPath = options.model;
     run.queriesName = fs::path(options.queriesPath).stem().string();
-#ifdef SP_HAVE_RUN_STORE
     std::unique_ptr<sp::RunStore> store = openStore(options);
     if (store)
         storeInputs(run, *store, config);
-#endif
     nlohmann::json output = trainOnce(run, config, options.name, "");
-#ifdef SP_HAVE_RUN_STORE
     if (store)
         output["db"] = store->path();
-#endif
     spcli::printJson(output);
     finishStatus(output);
 }
@@ -580,18 +440,16 @@ void runSweep(TrainOptions& options)
                           {"context_tokens", task.contextTokenCount()},
                           {"objective", sp::objectiveInfo(base.objective).key},
                           {"higher_is_better", sp::objectiveInfo(base.objective).higherIsBetter}};
-#ifdef SP_HAVE_RUN_STORE
     std::unique_ptr<sp::RunStore> store = openStore(options);
     if (store) {
         storeInputs(run, *store, base);
         run.sweepId = store->createSweep(
             options.name.empty() ? "sweep " + sp::joinStrings(sp::splitString(options.ks, ','), ",")
                                  : options.name,
-            base.toJson(), run.contextId);
+            base.toJson(), run.inputs.contextId);
         output["sweep_id"] = *run.sweepId;
         output["db"] = store->path();
     }
-#endif
     nlohmann::json points = nlohmann::json::array();
     std::string status = "finished";
     for (std::size_t i = 0; i < ks.size(); ++i) {
@@ -616,10 +474,11 @@ void runSweep(TrainOptions& options)
 }
 
 // ---- eval --run ID -------------------------------------------------------------------------------------
+// Evaluates the run's last σ on its stored context and queries and stores the result as the run's
+// evaluations (replacing the earlier ones: the same σ, the same queries, one row per condition).
 void runEval(std::int64_t runId, const std::string& db, const std::string& device, bool queries)
 {
-#ifdef SP_HAVE_RUN_STORE
-    sp::RunStore store = sp::RunStore::open(db.empty() ? sp::defaultDatabasePath() : db);
+    sp::RunStore store = spcli::openExistingStore(db);
     const sp::RunRecord record = store.run(runId);
     if (!record.contextId || !record.querySetId)
         throw sp::Error("run " + std::to_string(runId) +
@@ -628,7 +487,9 @@ void runEval(std::int64_t runId, const std::string& db, const std::string& devic
     sp::TrainConfig config = sp::TrainConfig::fromJson(record.config);
     if (!device.empty())
         config.device = device;
-    const sp::SoftPrompt sigma = store.loadSigma(runId);
+    const std::vector<sp::CheckpointInfo> checkpoints = store.checkpoints(runId);
+    const int sigmaStep = checkpoints.empty() ? 0 : checkpoints.back().step;
+    const sp::SoftPrompt sigma = store.loadSigma(runId); // the last checkpoint, at sigmaStep
     config.k = sigma.k;
     const sp::ModelHandle model = loadModel(record.model.path, config.device, config.dtype);
     if (!record.model.hash.empty() && model.summary().identity != record.model.hash)
@@ -637,27 +498,31 @@ void runEval(std::int64_t runId, const std::string& db, const std::string& devic
                         model.summary().identity.substr(0, 12) + " ≠ " + record.model.hash.substr(0, 12) +
                         "); σ only fits the original model");
     std::vector<sp::Query> taskQueries;
-    for (const sp::StoredQuery& query : store.querySet(*record.querySetId).queries)
+    std::vector<std::int64_t> queryIds;
+    for (const sp::StoredQuery& query : store.querySet(*record.querySetId).queries) {
         taskQueries.push_back({query.text, query.target, query.heldOut});
+        queryIds.push_back(query.id);
+    }
     sp::CompressionTask task(model, store.context(*record.contextId).text, std::move(taskQueries));
     const sp::Evaluation evaluation = task.evaluate(sigma, config);
+    const std::vector<sp::StoredEvaluation> rows = sp::toStoredEvaluations(evaluation, sigmaStep, queryIds);
+    store.addEvaluations(runId, rows, true);
     nlohmann::json output{{"run_id", runId},
+                          {"db", store.path()},
+                          {"sigma_step", sigmaStep},
+                          {"stored_evaluations", rows.size()},
                           {"k", config.k},
                           {"context_tokens", task.contextTokenCount()},
                           {"compression_ratio", double(task.contextTokenCount()) / double(config.k)},
                           {"objective", sp::objectiveInfo(config.objective).key},
                           {"higher_is_better", sp::objectiveInfo(config.objective).higherIsBetter},
-                          {"conditions", conditionsJson(evaluation)}};
+                          {"conditions", sp::conditionsJson(evaluation)}};
     const nlohmann::json& sigmaCondition = output["conditions"]["sigma"];
     output["heldout_s"] = sigmaCondition["heldout_s"];
     output["heldout_top1_agreement"] = sigmaCondition["heldout_top1_agreement"];
     if (queries)
         output["queries"] = queriesJson(evaluation);
     spcli::printJson(output);
-#else
-    (void)runId, (void)db, (void)device, (void)queries;
-    throw sp::Error("this build has no run store, so there are no runs to evaluate");
-#endif
 }
 
 // ---- bench train -----------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include "test_engine_support.h"
 
 #include "softprompt/paths.h"
+#include "softprompt/run_store.h"
 
 #include <QProcess>
 #include <QTemporaryDir>
@@ -11,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <thread>
 
@@ -181,12 +183,47 @@ private Q_SLOTS:
         QCOMPARE(out["baselines"]["full"]["heldout_top1_agreement"].get<double>(), 1.0);
         QVERIFY(train.err.contains("ETA"));
 
-        const CliResult eval =
-            runCli({"eval", "--run", QString::number(out["run_id"].get<long long>()), "--db", db_, "--json"});
+        const std::int64_t runId = out["run_id"].get<std::int64_t>();
+        std::size_t trainedRows = 0;
+        {
+            sp::RunStore store = sp::RunStore::open(db_.toStdString());
+            trainedRows = store.evaluations(runId).size();
+            QCOMPARE(trainedRows, std::size_t(8 * sp::allConditions().size())); // every query, condition
+            QCOMPARE(store.run(runId).summary["heldout_s"], out["heldout_s"]);  // the CLI's keys, stored
+            QVERIFY(store.run(runId).summary["heldout"].contains("sigma"));     // and the intervals
+        }
+
+        const CliResult eval = runCli({"eval", "--run", QString::number(runId), "--db", db_, "--json"});
         QVERIFY2(eval.exitCode == 0, qPrintable(eval.err));
         QVERIFY(std::abs(eval.json["heldout_s"].get<double>() - out["heldout_s"].get<double>()) < 1e-6);
         QCOMPARE(eval.json["heldout_top1_agreement"].get<double>(),
                  out["heldout_top1_agreement"].get<double>());
+
+        // eval --run stored what it measured: the run's rows are replaced (one per query and
+        // condition, now tied to the stored queries), and σ's held-out rows average to its heldout_s.
+        sp::RunStore store = sp::RunStore::open(db_.toStdString());
+        const std::vector<sp::StoredEvaluation> rows = store.evaluations(runId);
+        QCOMPARE(rows.size(), trainedRows);
+        QCOMPARE(eval.json["stored_evaluations"].get<std::size_t>(), rows.size());
+        QCOMPARE(eval.json["sigma_step"].get<int>(), 40);
+        const sp::QuerySetRecord set = store.querySet(*store.run(runId).querySetId);
+        double heldoutSigmaS = 0.0;
+        int heldoutSigmaRows = 0;
+        for (const sp::StoredEvaluation& row : rows) {
+            QVERIFY2(row.queryId.has_value(), row.query.c_str());
+            const auto query =
+                std::find_if(set.queries.begin(), set.queries.end(),
+                             [&](const sp::StoredQuery& stored) { return stored.id == *row.queryId; });
+            QVERIFY(query != set.queries.end());
+            QCOMPARE(row.query, query->text);
+            if (row.condition == "sigma" && row.heldOut) {
+                QCOMPARE(row.sigmaStep, 40);
+                heldoutSigmaS += row.s;
+                ++heldoutSigmaRows;
+            }
+        }
+        QCOMPARE(heldoutSigmaRows, 2);
+        QVERIFY(std::abs(heldoutSigmaS / heldoutSigmaRows - eval.json["heldout_s"].get<double>()) < 1e-9);
     }
 
     // SIGINT cancels cleanly: status cancelled, σ kept and evaluated, exit 130.

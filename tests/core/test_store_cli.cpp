@@ -275,16 +275,59 @@ private Q_SLOTS:
         QVERIFY(fileBytes(bad.toStdString()) == before);
     }
 
+    // Commands that only read or change stored runs never create the database: on a default path
+    // that does not exist yet they say there are no runs and leave no file (or folder) behind.
+    void missingDefaultDatabaseIsNotCreated_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<int>("exitCode");
+        QTest::addColumn<QString>("phrase"); // on stdout for exit code 0, else on stderr
+        QTest::newRow("list") << QStringList{"runs", "list"} << 0 << "no runs yet";
+        QTest::newRow("list --json") << QStringList{"runs", "list", "--json"} << 0 << "\"runs\":[]";
+        QTest::newRow("show") << QStringList{"runs", "show", "1"} << 1 << "there are no runs yet";
+        QTest::newRow("export") << QStringList{"runs", "export", "1", "--csv", "curve.csv"} << 1
+                                << "there are no runs yet";
+        QTest::newRow("delete") << QStringList{"runs", "delete", "1"} << 1 << "there are no runs yet";
+        QTest::newRow("eval") << QStringList{"eval", "--run", "1"} << 1 << "there are no runs yet";
+    }
+    void missingDefaultDatabaseIsNotCreated()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(int, exitCode);
+        QFETCH(QString, phrase);
+        QTemporaryDir home;
+        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+        environment.insert("XDG_DATA_HOME", home.path());
+        const CliResult result = runCli(arguments, environment);
+        QCOMPARE(result.exitCode, exitCode);
+        QVERIFY2((exitCode == 0 ? result.out : result.err).contains(phrase.toUtf8()),
+                 (result.out + result.err).constData());
+        if (exitCode != 0)
+            QCOMPARE(result.err.count('\n'), 1);
+        QVERIFY2(QDir(home.path()).entryList(QDir::NoDotAndDotDot | QDir::AllEntries).isEmpty(),
+                 "a read-only command created files under XDG_DATA_HOME");
+    }
+
     void defaultDatabaseIsUnderXdgDataHome()
     {
         QTemporaryDir home;
         QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
         environment.insert("XDG_DATA_HOME", home.path());
-        const CliResult result = runCli({"runs", "list", "--json"}, environment);
-        QVERIFY2(result.exitCode == 0, result.err.constData());
         const QString expected = home.path() + "/softprompt-workbench/runs.sqlite";
+        CliResult result = runCli({"runs", "list", "--json"}, environment);
+        QVERIFY2(result.exitCode == 0, result.err.constData());
         QCOMPARE(QString::fromStdString(parseJson(result.out)["database"].get<std::string>()), expected);
+        QVERIFY(!QFileInfo::exists(expected));
+
+        // A command that stores a run creates it there.
+        result = runCli({"runs", "import-peft", folder_.filePath("adapter"), "--json"}, environment);
+        QVERIFY2(result.exitCode == 0, result.err.constData());
         QVERIFY(QFileInfo::exists(expected));
+        result = runCli({"runs", "list", "--json"}, environment);
+        QVERIFY2(result.exitCode == 0, result.err.constData());
+        const nlohmann::json list = parseJson(result.out);
+        QCOMPARE(QString::fromStdString(list["database"].get<std::string>()), expected);
+        QCOMPARE(list["runs"].size(), std::size_t(1));
     }
 
     void trainedRunShowsWithItsCurve()

@@ -1,8 +1,7 @@
 // The compare table: worst query first for a divergence and for a similarity, agreement marks,
-// QAbstractItemModelTester, and the conversion between engine evaluations and stored rows that
-// lets a reopened run look exactly like a fresh one.
+// QAbstractItemModelTester. (The conversion between engine evaluations and stored rows is tested in
+// tests/core/test_run_recording.cpp.)
 #include "CompareModel.h"
-#include "EvaluationRecords.h"
 #include "ui_test_support.h"
 
 #include <QAbstractItemModelTester>
@@ -111,67 +110,6 @@ private slots:
         proxy.sort(spui::CompareModel::SColumn, Qt::AscendingOrder);
         QCOMPARE(proxy.index(0, spui::CompareModel::QueryColumn).data().toString(),
                  QStringLiteral("query 0"));
-    }
-
-    void storedRowsRoundTrip()
-    {
-        const sp::Evaluation original = threeQueries();
-        const std::vector<sp::StoredEvaluation> rows = spui::toStoredEvaluations(original, 120);
-        QCOMPARE(rows.size(), size_t(12));
-        QCOMPARE(rows[1].condition, std::string("sigma"));
-        QCOMPARE(rows[1].sigmaStep, 120);
-        QCOMPARE(rows[0].sigmaStep, 0);
-        const sp::Evaluation back = spui::fromStoredEvaluations(rows);
-        QCOMPARE(back.queries.size(), original.queries.size());
-        for (size_t q = 0; q < original.queries.size(); ++q) {
-            QCOMPARE(back.queries[q].query, original.queries[q].query);
-            QCOMPARE(back.queries[q].target, original.queries[q].target);
-            QCOMPARE(back.queries[q].heldOut, original.queries[q].heldOut);
-            QCOMPARE(back.queries[q].outcomes.size(), original.queries[q].outcomes.size());
-            for (size_t c = 0; c < original.queries[q].outcomes.size(); ++c) {
-                const sp::ConditionOutcome& a = original.queries[q].outcomes[c];
-                const sp::ConditionOutcome& b = back.queries[q].outcomes[c];
-                QCOMPARE(int(b.condition), int(a.condition));
-                QCOMPARE(b.prediction, a.prediction);
-                QCOMPARE(b.predictionIds, a.predictionIds);
-                QCOMPARE(b.s, a.s);
-                QCOMPARE(b.kl, a.kl);
-                QCOMPARE(b.top1Agrees, a.top1Agrees);
-                QCOMPARE(b.exactMatch, a.exactMatch);
-                QCOMPARE(b.perTokenDivergence, a.perTokenDivergence);
-                QCOMPARE(b.topK.size(), a.topK.size());
-            }
-        }
-    }
-
-    void aggregatesFromSummaryAndMeans()
-    {
-        sp::Evaluation evaluation = threeQueries();
-        sp::ConditionAggregate sigma;
-        sigma.condition = sp::Condition::SoftPrompt;
-        sigma.s = {0.65, 0.4, 0.9};
-        sigma.top1Agreement = {0.5, 0.0, 1.0};
-        evaluation.heldout = {sigma};
-        sp::TrainResult result;
-        result.initialTrainS = 3.0;
-        result.finalTrainS = 0.2;
-        result.stepsCompleted = 50;
-        const nlohmann::json summary = spui::evaluationSummary(evaluation, result, 800, 8);
-        QCOMPARE(summary["compression_ratio"].get<double>(), 100.0);
-        QCOMPARE(summary["heldout_top1_agreement"].get<double>(), 0.5);
-        QCOMPARE(summary["heldout_s"].get<double>(), 0.65); // the CLI's key for σ's held-out s
-        QVERIFY(summary["baselines"].is_object());
-        const auto aggregates = spui::aggregatesFromSummary(summary, "heldout");
-        QCOMPARE(aggregates.size(), size_t(1));
-        QCOMPARE(aggregates[0].s.low, 0.4);
-        QCOMPARE(aggregates[0].s.high, 0.9);
-
-        // Held-out queries 1 and 2 have σ s of 0.9 and 0.4, and one top-1 agreement.
-        const auto means = spui::meanAggregates(evaluation, true);
-        const sp::ConditionAggregate* sigmaMean = spui::findAggregate(means, sp::Condition::SoftPrompt);
-        QVERIFY(sigmaMean);
-        QCOMPARE(sigmaMean->s.mean, 0.65);
-        QCOMPARE(sigmaMean->top1Agreement.mean, 0.5);
     }
 };
 

@@ -2,11 +2,11 @@
 // the model passes QAbstractItemModelTester, filters by text/status/tag, writes tags and notes
 // back, overlays curves, diffs configs, reopens a run's results and settings, deletes runs, and the
 // sweep view plots a sweep's runs.
-#include "EvaluationRecords.h"
 #include "RunsBrowser.h"
 #include "RunsModel.h"
 #include "Session.h"
 #include "SweepView.h"
+#include "softprompt/run_recording.h"
 #include "ui_test_support.h"
 
 #include <QAbstractItemModelTester>
@@ -102,12 +102,14 @@ private slots:
             writer->checkpoint(20, smallSigma(spec.k));
             if (spec.status == sp::RunStatus::Finished) {
                 const sp::Evaluation evaluation = oneQueryEvaluation();
-                writer->addEvaluations(spui::toStoredEvaluations(evaluation, 20));
+                writer->addEvaluations(sp::toStoredEvaluations(evaluation, 20));
                 sp::TrainResult result;
                 result.stepsCompleted = 20;
                 result.initialTrainS = 3.0;
                 result.finalTrainS = 0.1;
-                writer->setSummary(spui::evaluationSummary(evaluation, result, 400, spec.k));
+                sp::ModelSummary model;
+                model.name = "demo";
+                writer->setSummary(sp::runSummary(config, result, model, 400, 1.0, &evaluation));
             }
             writer->finish(spec.status, spec.status == sp::RunStatus::Failed
                                             ? "NaN at step 7: lower the learning rate"
@@ -221,7 +223,7 @@ private slots:
         QCOMPARE(outcome.evaluation.queries.size(), size_t(1));
         QCOMPARE(outcome.evaluation.queries[0].outcomes.size(), size_t(3));
         const sp::ConditionAggregate* sigma =
-            spui::findAggregate(outcome.evaluation.heldout, sp::Condition::SoftPrompt);
+            sp::findAggregate(outcome.evaluation.heldout, sp::Condition::SoftPrompt);
         QVERIFY(sigma);
         QCOMPARE(sigma->s.mean, 0.1);
     }

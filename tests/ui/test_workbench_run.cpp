@@ -7,7 +7,6 @@
 #include "CompareView.h"
 #include "ContextEditor.h"
 #include "CurvePlot.h"
-#include "EvaluationRecords.h"
 #include "MainWindow.h"
 #include "QueryTableModel.h"
 #include "RunsBrowser.h"
@@ -18,6 +17,7 @@
 #include "TrainingPanel.h"
 #include "event_loop_monitor.h"
 #include "softprompt/paths.h"
+#include "softprompt/run_recording.h"
 #include "softprompt/run_store.h"
 #include "ui_test_support.h"
 
@@ -161,6 +161,31 @@ private slots:
         QVERIFY(!store.curve(outcome.runId, sp::metric_key::HeldoutS).steps.empty());
         QCOMPARE(store.loadSigma(outcome.runId).k, 4);
         QVERIFY(store.evaluations(outcome.runId).size() >= size_t(compare->rowCount()));
+        // Its summary has the keys `softprompt train` stores (both go through sp::runSummary).
+        for (const char* key : {"status",
+                                "steps",
+                                "steps_requested",
+                                "k",
+                                "context_tokens",
+                                "compression_ratio",
+                                "objective",
+                                "higher_is_better",
+                                "target",
+                                "initial_s",
+                                "final_s",
+                                "train_seconds",
+                                "model",
+                                "device",
+                                "heldout_queries",
+                                "train_queries",
+                                "heldout_s",
+                                "heldout_top1_agreement",
+                                "baselines",
+                                "heldout",
+                                "train"})
+            QVERIFY2(run.summary.contains(key), key);
+        QCOMPARE(run.summary["steps"].get<int>(), 24);
+        QVERIFY(run.summary["train_seconds"].get<double>() > 0.0);
 
         // The runs browser lists it, and reopening it gives the same per-query table.
         window_->showTab("runs");
@@ -321,7 +346,7 @@ private slots:
         auto* map = qobject_cast<QCPColorMap*>(strip->plottable(0));
         QVERIFY(map);
         const sp::QueryEvaluation* worst = window_->compareView()->model()->queryAt(0);
-        const sp::ConditionOutcome* sigma = spui::findOutcome(*worst, sp::Condition::SoftPrompt);
+        const sp::ConditionOutcome* sigma = sp::findOutcome(*worst, sp::Condition::SoftPrompt);
         QVERIFY(sigma && !sigma->perTokenDivergence.empty());
         QCOMPARE(map->data()->keySize(), int(sigma->perTokenDivergence.size()));
         target->setCurrentIndex(target->findData("next"));

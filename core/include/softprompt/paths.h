@@ -13,8 +13,9 @@ std::string demoModelDirectory(); // dataDirectory()/demo-model
 std::string examplesDirectory();  // dataDirectory()/examples
 
 // $XDG_DATA_HOME/softprompt-workbench/runs.sqlite, or ~/.local/share/... when it is unset.
-// The folder is created when missing.
-std::string defaultDatabasePath();
+// The folder is created when missing, unless createFolder is false (commands that only read runs
+// must leave no trace when there are none).
+std::string defaultDatabasePath(bool createFolder = true);
 
 std::string executablePath();
 std::string readTextFile(const std::string& path); // throws sp::Error naming the file

@@ -52,7 +52,7 @@ std::string examplesDirectory()
     return (fs::path(dataDirectory()) / "examples").string();
 }
 
-std::string defaultDatabasePath()
+std::string defaultDatabasePath(bool createFolder)
 {
     fs::path base;
     if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
@@ -63,6 +63,8 @@ std::string defaultDatabasePath()
         throw Error("neither XDG_DATA_HOME nor HOME is set, so there is no default run database; pass --db PATH");
     }
     const fs::path folder = base / "softprompt-workbench";
+    if (!createFolder)
+        return (folder / "runs.sqlite").string();
     std::error_code error;
     fs::create_directories(folder, error);
     if (error)
