@@ -1,6 +1,7 @@
 // `softprompt bench train`: what one training step costs and how close it runs to this machine's
 // matrix-multiply speed, and what the cached teacher saves, measured in one run.
 #include "engine/task.h"
+#include "model/bench_timing.h"
 
 #include "softprompt/error.h"
 
@@ -24,23 +25,13 @@ const char* const kBenchText =
     "euros with two decimals. When a question is ambiguous, the assistant asks one clarifying "
     "question before it answers. Dates follow the ISO format, and times use the 24-hour clock. ";
 
-double median(std::vector<double> values)
-{
-    if (values.empty())
-        return 0.0;
-    std::sort(values.begin(), values.end());
-    const std::size_t middle = values.size() / 2;
-    return values.size() % 2 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
-}
+using model::median;
 
-template <typename Function> double medianSeconds(int repeats, Function&& function)
+double medianSeconds(int repeats, const std::function<void()>& work)
 {
     std::vector<double> seconds;
-    for (int i = 0; i < repeats; ++i) {
-        const Clock::time_point start = Clock::now();
-        function();
-        seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-    }
+    for (int i = 0; i < repeats; ++i)
+        seconds.push_back(model::secondsOf(work));
     return median(seconds);
 }
 
@@ -66,25 +57,6 @@ double stepFlops(const ModelConfig& config, std::int64_t prefix, std::int64_t ba
     const double attentionForward = 4.0 * pairs * heads * layers;
     const double headForward = 2.0 * double(batch * scored) * d * double(config.vocabSize);
     return 2.0 * matmulForward + 3.0 * attentionForward + 2.0 * headForward;
-}
-
-// GEMM speed at one shape, as the median over `repeats` (the same statistic as the step time, so
-// that both see the same share of a busy machine).
-double gemmGflops(std::int64_t m, std::int64_t k, std::int64_t n, at::Device device, int repeats)
-{
-    at::NoGradGuard noGrad;
-    const at::Tensor a = at::randn({m, k}, at::TensorOptions().device(device)); // [m, k]
-    const at::Tensor b = at::randn({k, n}, at::TensorOptions().device(device)); // [k, n]
-    at::Tensor c = at::mm(a, b);                                                // [m, n] warm-up
-    std::vector<double> seconds;
-    for (int i = 0; i < repeats; ++i) {
-        const Clock::time_point start = Clock::now();
-        c = at::mm(a, b);
-        if (device.is_cuda())
-            c.sum().item<float>(); // wait for the kernel
-        seconds.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-    }
-    return 2.0 * double(m) * double(k) * double(n) / median(seconds) / 1e9;
 }
 
 } // namespace
@@ -175,8 +147,12 @@ nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std:
         medianSeconds(9, [&] { engine::forwardRows(lm, contextState->prefix, queryBatch, false); });
 
     const std::int64_t inner = std::max<std::int64_t>(config.intermediateSize, config.hiddenSize);
-    const double gemmSquare = gemmGflops(1024, 1024, 1024, lm.device(), 15);
-    const double gemmShaped = gemmGflops(batch * queryTokens, config.hiddenSize, inner, lm.device(), 51);
+    // The same statistic as the step time (the median), so that both see the same share of a busy
+    // machine; float32 as the reference rate.
+    const at::TensorOptions gemmOptions = at::TensorOptions().device(lm.device());
+    const double gemmSquare = model::medianGemmGflops(1024, 1024, 1024, gemmOptions, 15);
+    const double gemmShaped =
+        model::medianGemmGflops(batch * queryTokens, config.hiddenSize, inner, gemmOptions, 51);
     const double achieved = flops / step / 1e9;
     const double fastestStep = *std::min_element(stepSeconds.begin(), stepSeconds.end());
 

@@ -1,5 +1,6 @@
 # The frozen causal LM (GPT-2 and the Llama family) and the public ModelHandle.
 sp_core_library(sp_model TORCH SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/bench_timing.cpp
     ${CMAKE_CURRENT_LIST_DIR}/causal_lm.cpp
     ${CMAKE_CURRENT_LIST_DIR}/cpu_threads.cpp
     ${CMAKE_CURRENT_LIST_DIR}/generation.cpp

@@ -1,5 +1,6 @@
 // softprompt bench model: load time, prefill and decode throughput, and the prefill's achieved
 // GFLOP/s next to a GEMM of the model's own MLP shape measured in the same run.
+#include "model/bench_timing.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
 #include "softprompt/error.h"
@@ -10,37 +11,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 
 namespace sp {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double secondsSince(Clock::time_point start)
-{
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double median(std::vector<double> values)
-{
-    std::sort(values.begin(), values.end());
-    const std::size_t middle = values.size() / 2;
-    return values.size() % 2 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
-}
-
-double timeOnce(const std::function<void()>& work)
-{
-    const auto start = Clock::now();
-    work();
-    return secondsSince(start);
-}
-
-double minimum(const std::vector<double>& values)
-{
-    return *std::min_element(values.begin(), values.end());
-}
 
 // Matrix-multiply FLOPs of one forward over `length` new tokens with logits at `logitPositions`.
 double forwardFlops(const ModelConfig& c, double length, double logitPositions)
@@ -89,40 +63,32 @@ ModelBenchmark benchmarkModel(const ModelHandle& handle, int prefillTokens, int 
     lastOnly.positions = at::arange(length, longOptions).unsqueeze(0);            // [1, T]
     lastOnly.attentionMask = at::ones({1, length}, longOptions.dtype(at::kBool)); // [1, T]
     lastOnly.logitIndices = at::full({1, 1}, length - 1, longOptions); // generation needs the last only
-    auto synchronise = [&model](const at::Tensor& value) {
-        if (model.device().is_cuda())
-            value.sum().item<double>(); // waits for the queued kernels
-    };
-    synchronise(model.forward(lastOnly).logits); // warm-up: allocator, thread pool, page faults
+    model::synchronise(model.forward(lastOnly).logits); // warm-up: allocator, thread pool, page faults
 
     // The machine's GEMM rate on the MLP's own shape [T, d] x [d, I] in the model's dtype,
     // interleaved with the prefills so that both see the same machine load; best of each.
-    const at::TensorOptions options = at::TensorOptions().dtype(model.dtype()).device(model.device());
-    const at::Tensor left = at::randn({length, config.hiddenSize}, options);                   // [T, d]
-    const at::Tensor right = at::randn({config.hiddenSize, config.intermediateSize}, options); // [d, I]
-    at::Tensor product = at::mm(left, right);                                                  // [T, I]
+    model::GemmProbe gemm(length, config.hiddenSize, config.intermediateSize,
+                          at::TensorOptions().dtype(model.dtype()).device(model.device()));
     std::vector<double> prefillTimes, gemmTimes;
-    const auto measureStart = Clock::now();
-    while (prefillTimes.size() < 3 || (secondsSince(measureStart) < 3.0 && prefillTimes.size() < 20)) {
-        prefillTimes.push_back(timeOnce([&] { synchronise(model.forward(lastOnly).logits); }));
+    const auto measureStart = std::chrono::steady_clock::now();
+    auto measuredSeconds = [&] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - measureStart).count();
+    };
+    while (prefillTimes.size() < 3 || (measuredSeconds() < 3.0 && prefillTimes.size() < 20)) {
+        prefillTimes.push_back(model::secondsOf([&] { model::synchronise(model.forward(lastOnly).logits); }));
         for (int repeat = 0; repeat < 3; ++repeat)
-            gemmTimes.push_back(timeOnce([&] {
-                at::mm_out(product, left, right);
-                synchronise(product);
-            }));
+            gemmTimes.push_back(gemm.timeOnce());
     }
-    result.prefillSeconds = minimum(prefillTimes);
+    result.prefillSeconds = model::minimum(prefillTimes);
     result.prefillTokensPerSecond = double(length) / result.prefillSeconds;
     result.prefillGflop = forwardFlops(config, double(length), 1.0) / 1e9;
     result.prefillGflopPerSecond = result.prefillGflop / result.prefillSeconds;
-    result.gemmGflopPerSecond = 2.0 * double(length) * double(config.hiddenSize) *
-                                double(config.intermediateSize) / minimum(gemmTimes) / 1e9;
-    result.gemmShape = std::to_string(length) + "x" + std::to_string(config.hiddenSize) + "x" +
-                       std::to_string(config.intermediateSize);
+    result.gemmGflopPerSecond = gemm.gflops(model::minimum(gemmTimes));
+    result.gemmShape = gemm.shape();
     std::vector<double> allLogitsTimes;
     for (int repeat = 0; repeat < 2; ++repeat)
-        allLogitsTimes.push_back(timeOnce([&] { synchronise(model.forwardIds(ids).logits); }));
-    result.prefillAllLogitsTokensPerSecond = double(length) / minimum(allLogitsTimes);
+        allLogitsTimes.push_back(model::secondsOf([&] { model::synchronise(model.forwardIds(ids).logits); }));
+    result.prefillAllLogitsTokensPerSecond = double(length) / model::minimum(allLogitsTimes);
 
     // Decode: a 128-token prompt, then one token at a time through the KV cache.
     const std::int64_t promptLength =
@@ -135,15 +101,16 @@ ModelBenchmark benchmarkModel(const ModelHandle& handle, int prefillTokens, int 
         model.forwardIds(randomIds(promptLength, config.vocabSize, 2).to(model.device()), nullptr, true);
     std::vector<double> stepTimes;
     for (std::int64_t step = 0; step < steps; ++step) {
-        stepTimes.push_back(timeOnce([&] {
+        stepTimes.push_back(model::secondsOf([&] {
             const std::int64_t next = output.logits[0][-1].argmax().item<std::int64_t>();
             const model::KVCache cache = std::move(output.cache);
             output = model.forwardIds(at::full({1, 1}, next, longOptions), &cache, true);
-            synchronise(output.logits);
+            model::synchronise(output.logits);
         }));
     }
     result.decodeTokens = int(steps);
-    result.decodeTokensPerSecond = 1.0 / median(stepTimes); // the median step: robust to a noisy machine
+    result.decodeTokensPerSecond =
+        1.0 / model::median(stepTimes); // the median step: robust to a noisy machine
     return result;
 }
 
