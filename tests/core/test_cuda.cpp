@@ -214,21 +214,7 @@ sp::engine::EngineModel byteModel(at::Device device, at::ScalarType dtype)
     init.weightStd = 0.25; // context-dependent predictions: compressing the context is a real task
     sp::engine::EngineModel model;
     model.lm = CausalLM::createRandom(config, 7, device, dtype, init);
-    model.encode = [](const std::string& text) {
-        return std::vector<std::int32_t>(reinterpret_cast<const unsigned char*>(text.data()),
-                                         reinterpret_cast<const unsigned char*>(text.data()) + text.size());
-    };
-    model.decode = [](const std::vector<std::int32_t>& ids) {
-        std::string text;
-        for (std::int32_t id : ids)
-            if (id < 256)
-                text.push_back(char(id));
-        return text;
-    };
-    model.piece = [](std::int32_t id) {
-        return id < 256 ? std::string(1, char(id)) : std::string("<special>");
-    };
-    model.isSpecial = [](std::int32_t id) { return id >= 256; };
+    sp::engine::useByteLevelCodec(model);
     model.prefixIds = {kBos};
     model.stopIds = {kEos};
     model.identity = std::string("test-cuda-byte-llama|") + (device.is_cuda() ? "cuda" : "cpu") + "|" +

@@ -43,21 +43,7 @@ inline sp::engine::EngineModel tinyModel(sp::Architecture architecture = sp::Arc
     init.weightStd = 0.25;
     sp::engine::EngineModel model;
     model.lm = sp::model::CausalLM::createRandom(tinyConfig(architecture), seed, at::kCPU, at::kFloat, init);
-    model.encode = [](const std::string& text) {
-        return std::vector<std::int32_t>(reinterpret_cast<const unsigned char*>(text.data()),
-                                         reinterpret_cast<const unsigned char*>(text.data()) + text.size());
-    };
-    model.decode = [](const std::vector<std::int32_t>& ids) {
-        std::string text;
-        for (std::int32_t id : ids)
-            if (id < 256)
-                text.push_back(char(id));
-        return text;
-    };
-    model.piece = [](std::int32_t id) {
-        return id < 256 ? std::string(1, char(id)) : std::string("<special>");
-    };
-    model.isSpecial = [](std::int32_t id) { return id >= 256; };
+    sp::engine::useByteLevelCodec(model);
     if (withBos)
         model.prefixIds = {kBos};
     model.stopIds = {kEos};

@@ -217,21 +217,7 @@ nlohmann::json benchmarkTrainingOnRandomModel(const TrainBenchOptions& options)
 
     engine::EngineModel model;
     model.lm = model::CausalLM::createRandom(config, options.seed + 1);
-    model.encode = [](const std::string& text) {
-        return std::vector<std::int32_t>(reinterpret_cast<const unsigned char*>(text.data()),
-                                         reinterpret_cast<const unsigned char*>(text.data()) + text.size());
-    };
-    model.decode = [](const std::vector<std::int32_t>& ids) {
-        std::string text;
-        for (std::int32_t id : ids)
-            if (id < 256)
-                text.push_back(char(id));
-        return text;
-    };
-    model.piece = [](std::int32_t id) {
-        return id < 256 ? std::string(1, char(id)) : std::string("<special>");
-    };
-    model.isSpecial = [](std::int32_t id) { return id >= 256; };
+    engine::useByteLevelCodec(model);
     model.prefixIds = {256};
     model.stopIds = {257};
     model.identity = "bench-random-llama-" + std::to_string(options.seed);

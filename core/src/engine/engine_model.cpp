@@ -109,4 +109,23 @@ EngineModel engineModelFromHandle(const ModelHandle& handle)
 #endif
 }
 
+void useByteLevelCodec(EngineModel& model)
+{
+    model.encode = [](const std::string& text) {
+        return std::vector<std::int32_t>(reinterpret_cast<const unsigned char*>(text.data()),
+                                         reinterpret_cast<const unsigned char*>(text.data()) + text.size());
+    };
+    model.decode = [](const std::vector<std::int32_t>& ids) {
+        std::string text;
+        for (std::int32_t id : ids)
+            if (id >= 0 && id < 256)
+                text.push_back(char(id));
+        return text;
+    };
+    model.piece = [](std::int32_t id) {
+        return id >= 0 && id < 256 ? std::string(1, char(id)) : std::string("<special>");
+    };
+    model.isSpecial = [](std::int32_t id) { return id >= 256; };
+}
+
 } // namespace sp::engine

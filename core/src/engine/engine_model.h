@@ -30,4 +30,9 @@ EngineModel engineModelFromTokenizer(std::shared_ptr<const model::CausalLM> lm, 
                                      const std::string& identity);
 EngineModel engineModelFromHandle(const ModelHandle& handle);
 
+// A byte-level codec for random models (benchmarks, tests): ids 0..255 are the bytes of the UTF-8
+// text, ids from 256 up are special (BOS, EOS) and decode to nothing. Sets encode, decode, piece and
+// isSpecial; the caller sets prefixIds, stopIds and identity.
+void useByteLevelCodec(EngineModel& model);
+
 } // namespace sp::engine
