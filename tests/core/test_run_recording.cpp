@@ -1,6 +1,8 @@
 // The run records shared by the CLI and the GUI: step reports as metric points, evaluations as
 // stored rows and back (through a real run store), the summary's keys and values, and aggregates
 // read back from a summary or recomputed from the rows.
+#include "evaluation_fixture.h"
+
 #include "softprompt/error.h"
 #include "softprompt/run_recording.h"
 
@@ -9,43 +11,9 @@
 
 #include <map>
 
+using sptest::threeQueries;
+
 namespace {
-
-sp::ConditionOutcome outcome(sp::Condition condition, const std::string& prediction, double s, bool top1,
-                             bool exact)
-{
-    sp::ConditionOutcome result;
-    result.condition = condition;
-    result.prediction = prediction;
-    result.predictionIds = {int(prediction.size()), 7};
-    result.s = s;
-    result.kl = s * 2;
-    result.top1Agrees = top1;
-    result.exactMatch = exact;
-    result.teacherNll = 0.25 + s;
-    result.topK = {{5, " A", 0.75}, {9, " B", 0.125}};
-    result.perTokenDivergence = {s, s / 2};
-    return result;
-}
-
-// Three queries (the last two held out) whose σ outcomes have s = 0.1, 0.9 and 0.4.
-sp::Evaluation threeQueries()
-{
-    sp::Evaluation evaluation;
-    const double sigmaS[] = {0.1, 0.9, 0.4};
-    for (int i = 0; i < 3; ++i) {
-        sp::QueryEvaluation query;
-        query.query = "query " + std::to_string(i);
-        query.target = i == 1 ? "target" : "";
-        query.heldOut = i != 0;
-        query.outcomes.push_back(outcome(sp::Condition::FullContext, " teacher", 0.0, true, true));
-        query.outcomes.push_back(
-            outcome(sp::Condition::SoftPrompt, i == 1 ? " wrong" : " teacher", sigmaS[i], i != 1, i == 0));
-        query.outcomes.push_back(outcome(sp::Condition::NoContext, " none", 2.0 + i, false, false));
-        evaluation.queries.push_back(query);
-    }
-    return evaluation;
-}
 
 sp::ConditionAggregate aggregate(sp::Condition condition, double s, double top1)
 {
@@ -114,13 +82,13 @@ private Q_SLOTS:
 
         const std::vector<sp::StoredEvaluation> rows =
             sp::toStoredEvaluations(original, 120, {first, second});
-        QCOMPARE(rows.size(), std::size_t(9));
+        QCOMPARE(rows.size(), std::size_t(12));
         QCOMPARE(rows[1].condition, std::string("sigma"));
         QCOMPARE(rows[1].sigmaStep, 120);
         QCOMPARE(rows[0].sigmaStep, 0); // a baseline does not depend on σ
         QCOMPARE(rows[0].queryId.value_or(-1), first);
-        QCOMPARE(rows[3].queryId.value_or(-1), second);
-        QVERIFY(!rows[6].queryId); // no id given for the third query
+        QCOMPARE(rows[4].queryId.value_or(-1), second);
+        QVERIFY(!rows[8].queryId); // no id given for the third query
 
         auto writer = store.startRun(run);
         writer->addEvaluations(rows);
@@ -158,7 +126,7 @@ private Q_SLOTS:
         std::vector<sp::StoredEvaluation> rows = sp::toStoredEvaluations(threeQueries(), 5);
         rows[1].condition = "a condition from a later version";
         const sp::Evaluation back = sp::fromStoredEvaluations(rows);
-        QCOMPARE(back.queries[0].outcomes.size(), std::size_t(2));
+        QCOMPARE(back.queries[0].outcomes.size(), std::size_t(3));
         QVERIFY(!sp::findOutcome(back.queries[0], sp::Condition::SoftPrompt));
         QVERIFY(sp::findOutcome(back.queries[1], sp::Condition::SoftPrompt));
     }
@@ -281,14 +249,14 @@ private Q_SLOTS:
         QFETCH(double, sigmaTop1);
         QFETCH(double, noneS);
         const auto means = sp::meanAggregates(threeQueries(), heldOut);
-        QCOMPARE(means.size(), std::size_t(3)); // full, σ, none: the conditions that were evaluated
+        QCOMPARE(means.size(), std::size_t(4)); // full, σ, none, last k: the conditions evaluated
         const sp::ConditionAggregate* sigma = sp::findAggregate(means, sp::Condition::SoftPrompt);
         QVERIFY(sigma);
         QCOMPARE(sigma->s.mean, sigmaS);
         QCOMPARE(sigma->s.low, sigmaS);
         QCOMPARE(sigma->top1Agreement.mean, sigmaTop1);
         QCOMPARE(sp::findAggregate(means, sp::Condition::NoContext)->s.mean, noneS);
-        QVERIFY(!sp::findAggregate(means, sp::Condition::LastK));
+        QVERIFY(!sp::findAggregate(means, sp::Condition::FirstK));
     }
 
     void storedQueriesFollowTheTaskSplit()

@@ -2,51 +2,13 @@
 // QAbstractItemModelTester. (The conversion between engine evaluations and stored rows is tested in
 // tests/core/test_run_recording.cpp.)
 #include "CompareModel.h"
+#include "evaluation_fixture.h"
 #include "ui_test_support.h"
 
 #include <QAbstractItemModelTester>
 #include <QSortFilterProxyModel>
 
-namespace {
-
-sp::ConditionOutcome outcome(sp::Condition condition, const std::string& prediction, double s, bool top1,
-                             bool exact)
-{
-    sp::ConditionOutcome result;
-    result.condition = condition;
-    result.prediction = prediction;
-    result.predictionIds = {int(prediction.size()), 7};
-    result.s = s;
-    result.kl = s * 2;
-    result.top1Agrees = top1;
-    result.exactMatch = exact;
-    result.teacherNll = 0.25;
-    result.topK = {{5, " A", 0.75}, {9, " B", 0.125}};
-    result.perTokenDivergence = {s, s / 2};
-    return result;
-}
-
-// Three queries whose σ outcomes have s = 0.1, 0.9 and 0.4.
-sp::Evaluation threeQueries()
-{
-    sp::Evaluation evaluation;
-    const double sigmaS[] = {0.1, 0.9, 0.4};
-    for (int i = 0; i < 3; ++i) {
-        sp::QueryEvaluation query;
-        query.query = "query " + std::to_string(i);
-        query.target = i == 1 ? "target" : "";
-        query.heldOut = i != 0;
-        query.outcomes.push_back(outcome(sp::Condition::FullContext, " teacher", 0.0, true, true));
-        query.outcomes.push_back(
-            outcome(sp::Condition::SoftPrompt, i == 1 ? " wrong" : " teacher", sigmaS[i], i != 1, i == 0));
-        query.outcomes.push_back(outcome(sp::Condition::NoContext, " none", 2.0, false, false));
-        query.outcomes.push_back(outcome(sp::Condition::LastK, " last", 1.0, true, false));
-        evaluation.queries.push_back(query);
-    }
-    return evaluation;
-}
-
-} // namespace
+using sptest::threeQueries;
 
 class TestCompareModel : public QObject {
     Q_OBJECT
