@@ -281,13 +281,7 @@ public:
         for (const auto& step : steps_)
             step->decodeChain(tokens);
     }
-    std::string describe() const override
-    {
-        std::string text = "Sequence[";
-        for (std::size_t i = 0; i < steps_.size(); ++i)
-            text += (i > 0 ? "," : "") + steps_[i]->describe();
-        return text + "]";
-    }
+    std::string describe() const override { return describeSequence(steps_); }
 
 private:
     std::vector<std::unique_ptr<Decoder>> steps_;
@@ -341,16 +335,8 @@ std::unique_ptr<Decoder> makeDecoder(const Json& config, const JsonPath& path)
         return std::make_unique<WordPieceDecoder>(prefix ? requireString(*prefix, path / "prefix") : "##",
                                                   boolMember(config, "cleanup", true, path));
     }
-    if (type == "Sequence") {
-        path.checkNesting();
-        const Json& list = requireMember(config, "decoders", path);
-        if (!list.is_array())
-            (path / "decoders").fail("must be an array");
-        std::vector<std::unique_ptr<Decoder>> steps;
-        for (std::size_t i = 0; i < list.size(); ++i)
-            steps.push_back(makeDecoder(list[i], (path / "decoders")[i]));
-        return std::make_unique<SequenceDecoder>(std::move(steps));
-    }
+    if (type == "Sequence")
+        return std::make_unique<SequenceDecoder>(sequenceSteps(config, "decoders", path, &makeDecoder));
     (path / "type")
         .fail("is \"" + type +
               "\", which is not supported (supported decoders: ByteLevel, ByteFallback, Metaspace, Strip, "

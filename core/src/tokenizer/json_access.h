@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace sp::tok {
 
@@ -135,6 +137,31 @@ template <typename Make> auto rethrowWithPath(const JsonPath& path, Make&& make)
     } catch (const Error& error) {
         path.fail(std::string("is not usable: ") + error.what());
     }
+}
+
+// The steps of a "Sequence" section: `member` must be an array whose elements `make` builds (the
+// section's own factory, so Sequences nest up to JsonPath::checkNesting's limit).
+template <typename Step>
+std::vector<std::unique_ptr<Step>> sequenceSteps(const Json& config, const char* member, const JsonPath& path,
+                                                 std::unique_ptr<Step> (*make)(const Json&, const JsonPath&))
+{
+    path.checkNesting();
+    const Json& list = requireMember(config, member, path);
+    if (!list.is_array())
+        (path / member).fail("must be an array");
+    std::vector<std::unique_ptr<Step>> steps;
+    for (std::size_t i = 0; i < list.size(); ++i)
+        steps.push_back(make(list[i], (path / member)[i]));
+    return steps;
+}
+
+// "Sequence[a,b]" from the steps' own descriptions.
+template <typename Step> std::string describeSequence(const std::vector<std::unique_ptr<Step>>& steps)
+{
+    std::string text = "Sequence[";
+    for (std::size_t i = 0; i < steps.size(); ++i)
+        text += (i > 0 ? "," : "") + steps[i]->describe();
+    return text + "]";
 }
 
 // A one-character string field (Metaspace replacement, Strip content).

@@ -226,16 +226,9 @@ std::unique_ptr<Normalizer> makeNormalizer(const Json& config, const JsonPath& p
         return std::make_unique<PrependNormalizer>(stringMember(config, "prepend", path));
     if (type == "ByteLevel")
         return std::make_unique<ByteLevelNormalizer>();
-    if (type == "Sequence") {
-        path.checkNesting();
-        const Json& list = requireMember(config, "normalizers", path);
-        if (!list.is_array())
-            (path / "normalizers").fail("must be an array");
-        std::vector<std::unique_ptr<Normalizer>> steps;
-        for (std::size_t i = 0; i < list.size(); ++i)
-            steps.push_back(makeNormalizer(list[i], (path / "normalizers")[i]));
-        return std::make_unique<SequenceNormalizer>(std::move(steps));
-    }
+    if (type == "Sequence")
+        return std::make_unique<SequenceNormalizer>(
+            sequenceSteps(config, "normalizers", path, &makeNormalizer));
     (path / "type")
         .fail("is \"" + type +
               "\", which is not supported (supported normalizers: NFC, NFD, NFKC, NFKD, Lowercase, Strip, "

@@ -73,13 +73,7 @@ public:
         for (const auto& step : steps_)
             step->process(ids, addSpecialTokens);
     }
-    std::string describe() const override
-    {
-        std::string text = "Sequence[";
-        for (std::size_t i = 0; i < steps_.size(); ++i)
-            text += (i > 0 ? "," : "") + steps_[i]->describe();
-        return text + "]";
-    }
+    std::string describe() const override { return describeSequence(steps_); }
 
 private:
     std::vector<std::unique_ptr<PostProcessor>> steps_;
@@ -170,16 +164,9 @@ std::unique_ptr<PostProcessor> makePostProcessor(const Json& config, const JsonP
                                                      tokenPairId(config, "sep", path), type);
     if (type == "ByteLevel")
         return std::make_unique<NoSpecialTokensPostProcessor>();
-    if (type == "Sequence") {
-        path.checkNesting();
-        const Json& list = requireMember(config, "processors", path);
-        if (!list.is_array())
-            (path / "processors").fail("must be an array");
-        std::vector<std::unique_ptr<PostProcessor>> steps;
-        for (std::size_t i = 0; i < list.size(); ++i)
-            steps.push_back(makePostProcessor(list[i], (path / "processors")[i]));
-        return std::make_unique<SequencePostProcessor>(std::move(steps));
-    }
+    if (type == "Sequence")
+        return std::make_unique<SequencePostProcessor>(
+            sequenceSteps(config, "processors", path, &makePostProcessor));
     (path / "type")
         .fail("is \"" + type +
               "\", which is not supported (supported post-processors: TemplateProcessing, RobertaProcessing, "

@@ -262,13 +262,7 @@ public:
         for (const auto& step : steps_)
             step->preTokenize(pieces);
     }
-    std::string describe() const override
-    {
-        std::string text = "Sequence[";
-        for (std::size_t i = 0; i < steps_.size(); ++i)
-            text += (i > 0 ? "," : "") + steps_[i]->describe();
-        return text + "]";
-    }
+    std::string describe() const override { return describeSequence(steps_); }
 
 private:
     std::vector<std::unique_ptr<PreTokenizer>> steps_;
@@ -346,16 +340,9 @@ std::unique_ptr<PreTokenizer> makePreTokenizer(const Json& config, const JsonPat
         return std::make_unique<PredicatePreTokenizer>(
             PredicatePreTokenizer::Kind::Delimiter, SplitBehavior::Removed,
             charMember(config, "delimiter", U' ', path), "CharDelimiterSplit");
-    if (type == "Sequence") {
-        path.checkNesting();
-        const Json& list = requireMember(config, "pretokenizers", path);
-        if (!list.is_array())
-            (path / "pretokenizers").fail("must be an array");
-        std::vector<std::unique_ptr<PreTokenizer>> steps;
-        for (std::size_t i = 0; i < list.size(); ++i)
-            steps.push_back(makePreTokenizer(list[i], (path / "pretokenizers")[i]));
-        return std::make_unique<SequencePreTokenizer>(std::move(steps));
-    }
+    if (type == "Sequence")
+        return std::make_unique<SequencePreTokenizer>(
+            sequenceSteps(config, "pretokenizers", path, &makePreTokenizer));
     (path / "type")
         .fail("is \"" + type +
               "\", which is not supported (supported pre-tokenizers: ByteLevel, Split, Digits, Metaspace, "
