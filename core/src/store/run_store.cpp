@@ -456,15 +456,24 @@ bool RunStore::isWriterAlive(const RunRecord& run) const
                                 store::nowMilliseconds());
 }
 
+namespace {
+
+// Throws sp::Error (saying `whatToDo`) for an unknown run or one whose writer is still alive.
+void requireWriterGone(const RunStore& store, std::int64_t runId, const std::string& whatToDo)
+{
+    const RunRecord record = store.run(runId);
+    if (record.status == RunStatus::Running && store.isWriterAlive(record))
+        throw Error("run " + std::to_string(runId) + " is still being written by process " +
+                    std::to_string(record.owner.pid) + " on " + record.owner.host + "; " + whatToDo);
+}
+
+} // namespace
+
 void RunStore::deleteRun(std::int64_t runId)
 {
     Database& database = impl_->database;
     Transaction transaction(database, "deleting a run");
-    const RunRecord record = run(runId);
-    if (record.status == RunStatus::Running && isWriterAlive(record))
-        throw Error("run " + std::to_string(runId) + " is still being written by process " +
-                    std::to_string(record.owner.pid) + " on " + record.owner.host +
-                    "; cancel that training first, then delete the run");
+    requireWriterGone(*this, runId, "cancel that training first, then delete the run");
     Statement statement(database, "DELETE FROM runs WHERE id = ?");
     statement.bind(1, runId).run();
     transaction.commit();
@@ -475,11 +484,7 @@ void RunStore::addEvaluations(std::int64_t runId, const std::vector<StoredEvalua
 {
     Database& database = impl_->database;
     Transaction transaction(database, "saving evaluations");
-    const RunRecord record = run(runId);
-    if (record.status == RunStatus::Running && isWriterAlive(record))
-        throw Error("run " + std::to_string(runId) + " is still being written by process " +
-                    std::to_string(record.owner.pid) + " on " + record.owner.host +
-                    "; evaluate it once that training has ended");
+    requireWriterGone(*this, runId, "evaluate it once that training has ended");
     if (replaceExisting) {
         Statement remove(database, "DELETE FROM evaluations WHERE run_id = ?");
         remove.bind(1, runId).run();
