@@ -12,6 +12,7 @@
 #include "softprompt/error.h"
 
 #include <iostream>
+#include <map>
 #include <memory>
 
 namespace {
@@ -24,21 +25,25 @@ nlohmann::json evalToJson(const sp::demo::DemoEvalResult& result)
 {
     nlohmann::json samples = nlohmann::json::array();
     for (const sp::demo::DemoEvalExample& sample : result.samples)
-        samples.push_back({{"kind", sample.kind},
+        samples.push_back({{"attribute", sample.attribute},
                            {"query", sample.query},
                            {"expected", sample.expected},
                            {"with_context", sample.withContext},
                            {"without_context", sample.withoutContext}});
+    nlohmann::json byAttribute = nlohmann::json::object();
+    for (const auto& score : result.byAttribute)
+        byAttribute[score.attribute] = {{"examples", score.examples},
+                                        {"exact_match_with_context", score.withContext}};
     return {{"model", result.model},
             {"examples", result.examples},
             {"seed", result.seed},
             {"exact_match_with_context", result.withContext},
             {"exact_match_without_context", result.withoutContext},
-            {"format_examples", result.formatExamples},
-            {"format_exact_match_with_context", result.formatWithContext},
-            {"lookup_examples", result.lookupExamples},
-            {"lookup_exact_match_with_context", result.lookupWithContext},
+            {"by_attribute", byAttribute},
             {"mean_context_tokens", result.meanContextTokens},
+            {"token_accuracy_by_part",
+             nlohmann::json(std::map<std::string, double>(result.tokenAccuracyByPart.begin(),
+                                                          result.tokenAccuracyByPart.end()))},
             {"seconds", result.seconds},
             {"samples", samples}};
 }
@@ -74,14 +79,14 @@ void registerPretrain(CLI::App& app)
     sub->add_option("--context-loss", options.contextLossWeight)->group("");
     sub->add_option("--context-loss-positions", options.contextLossPositions)->group("");
     sub->add_option("--curriculum", options.curriculumFraction)->group("");
-    sub->add_option("--lookup-fraction", options.lookupFraction)->group("");
     sub->add_option("--min-context", options.minContextTokens)->group("");
     sub->add_option("--max-context", options.maxContextTokens)->group("");
     sub->add_option("--start-max-context", options.curriculumStartMaxTokens)->group("");
     sub->add_option("--eval-every", options.evalEvery)->group("");
     sub->add_option("--eval-examples", options.evalExamples)->group("");
     sub->add_option("--weight-decay", options.weightDecay)->group("");
-    sub->add_option("--case-structured", options.caseStructuredEmbeddings)->group("");
+    sub->add_option("--structured-embeddings", options.structuredEmbeddings)->group("");
+    sub->add_option("--word-class-scale", options.wordClassScale)->group("");
     sub->callback([command] {
         const sp::demo::PretrainResult result =
             sp::demo::pretrainDemoModel(command->options, [](const sp::demo::PretrainProgress& progress) {
@@ -121,12 +126,11 @@ void registerEval(CLI::App& app)
         }
         std::cout << "examples:              " << result.examples << " (mean context "
                   << int(result.meanContextTokens) << " tokens)\n"
-                  << "exact match, context:  " << result.withContext * 100 << "%\n"
-                  << "  format requests:     " << result.formatWithContext * 100 << "% of "
-                  << result.formatExamples << "\n"
-                  << "  glossary lookups:    " << result.lookupWithContext * 100 << "% of "
-                  << result.lookupExamples << "\n"
-                  << "exact match, no context: " << result.withoutContext * 100 << "%\n";
+                  << "exact match, context:  " << result.withContext * 100 << "%\n";
+        for (const auto& score : result.byAttribute)
+            std::cout << "  " << score.attribute << ": " << score.withContext * 100 << "% of "
+                      << score.examples << "\n";
+        std::cout << "exact match, no context: " << result.withoutContext * 100 << "%\n";
     });
 }
 
@@ -165,9 +169,8 @@ void registerCorpus(CLI::App& app)
             const sp::demo::DemoContext context = generator.nextContext();
             nlohmann::json queries = nlohmann::json::array();
             for (const sp::demo::DemoQuery& query : context.queries)
-                queries.push_back({{"kind", sp::demo::queryKindKey(query.kind)},
-                                   {"query", query.query},
-                                   {"answer", query.answer}});
+                queries.push_back(
+                    {{"attribute", query.attribute}, {"query", query.query}, {"answer", query.answer}});
             spcli::printJson(
                 {{"context", context.text}, {"rules", context.rules.summary()}, {"queries", queries}});
         }

@@ -119,7 +119,7 @@ private Q_SLOTS:
         }
         QCOMPARE(int(texts.size()), contexts);
         QVERIFY2(ruleSets.size() >= 30, qPrintable(QString::number(ruleSets.size())));
-        QVERIFY2(answers.size() >= 250, qPrintable(QString::number(answers.size())));
+        QVERIFY2(answers.size() >= 150, qPrintable(QString::number(answers.size())));
     }
 
     void contextLengthsInRange()
@@ -150,93 +150,105 @@ private Q_SLOTS:
         options.countTokens = tokenCount;
         options.queriesPerContext = 32;
         DemoCorpusGenerator generator(11, options);
-        std::size_t longest = 0;
-        std::map<QueryKind, int> kinds;
+        std::map<std::string, int> attributes;
         for (int i = 0; i < 20; ++i)
             for (const DemoQuery& query : generator.nextContext().queries) {
                 const std::size_t tokens = tokenCount(query.answer);
                 QVERIFY2(tokens >= 1 && tokens <= 8, qPrintable(QString::fromStdString(query.answer)));
-                longest = std::max(longest, tokens);
-                ++kinds[query.kind];
+                ++attributes[query.attribute];
                 QVERIFY(query.query.rfind("User: ", 0) == 0);
                 QVERIFY(query.query.size() > 11 &&
                         query.query.substr(query.query.size() - 11) == "\nAssistant:");
                 QCOMPARE(query.answer.front(), ' ');
             }
-        QVERIFY(kinds[QueryKind::Format] > 0);
-        QVERIFY(kinds[QueryKind::Lookup] > 0);
-        QVERIFY(longest >= 4);
+        // Every attribute is asked for.
+        QCOMPARE(attributes.size(), demoAttributes().size());
     }
 
     void answerDependsOnTheContext()
     {
         // One query, many contexts: the answers differ, so the query alone cannot determine them.
         DemoCorpusGenerator generator(5);
-        const std::vector<std::string> items = {"red", "lamp"};
         std::set<std::string> answers;
-        for (int i = 0; i < 20; ++i)
-            answers.insert(generator.drawRules().apply(items));
-        QVERIFY2(answers.size() >= 15, qPrintable(QString::number(answers.size())));
-        // And never the plain items: every context has at least two rules that change the reply.
-        QVERIFY(answers.count(" red lamp") == 0);
+        for (int i = 0; i < 40; ++i) {
+            const DemoRules rules = generator.drawRules();
+            answers.insert(rules.reply(rules.value("city")));
+        }
+        QVERIFY2(answers.size() >= 38, qPrintable(QString::number(answers.size())));
     }
 
-    void rulesAreApplied_data()
+    void replyFollowsTheRules_data()
     {
-        QTest::addColumn<int>("letterCase");
-        QTest::addColumn<bool>("reversed");
-        QTest::addColumn<QString>("prefix");
-        QTest::addColumn<QString>("suffix");
-        QTest::addColumn<bool>("sign");
+        QTest::addColumn<QString>("greeting");
+        QTest::addColumn<QString>("closing");
+        QTest::addColumn<QString>("value");
         QTest::addColumn<QString>("expected");
-        QTest::newRow("capitals, prefix") << int(LetterCase::Capitals) << false << "Ahoy"
-                                          << "" << false << " Ahoy RED LAMP";
-        QTest::newRow("title, reversed, suffix") << int(LetterCase::Title) << true << ""
-                                                 << "Cheers" << false << " Lamp Red Cheers";
-        QTest::newRow("as given, sign") << int(LetterCase::AsGiven) << false << "Hola"
-                                        << "" << true << " Hola red lamp - Nova";
+        QTest::newRow("city") << "Ahoy"
+                              << "Cheers"
+                              << "Lisbon"
+                              << " Ahoy! Lisbon. Cheers";
+        QTest::newRow("mascot") << "Howdy"
+                                << "Farewell"
+                                << "otter"
+                                << " Howdy! otter. Farewell";
     }
-    void rulesAreApplied()
+    void replyFollowsTheRules()
     {
-        QFETCH(int, letterCase);
-        QFETCH(bool, reversed);
-        QFETCH(QString, prefix);
-        QFETCH(QString, suffix);
-        QFETCH(bool, sign);
+        QFETCH(QString, greeting);
+        QFETCH(QString, closing);
+        QFETCH(QString, value);
         QFETCH(QString, expected);
         DemoRules rules;
-        rules.assistantName = "Nova";
-        rules.letterCase = LetterCase(letterCase);
-        rules.reversedOrder = reversed;
-        rules.prefixWord = prefix.toStdString();
-        rules.suffixWord = suffix.toStdString();
-        rules.signWithName = sign;
-        QCOMPARE(QString::fromStdString(rules.apply({"red", "lamp"})), expected);
+        rules.greeting = greeting.toStdString();
+        rules.closing = closing.toStdString();
+        QCOMPARE(QString::fromStdString(rules.reply(value.toStdString())), expected);
     }
 
     void contextStatesItsRules()
     {
         DemoRules rules;
-        rules.assistantName = "Iris";
-        rules.letterCase = LetterCase::Capitals;
-        rules.prefixWord = "Bonjour";
-        rules.glossary = {{"zorquo", "lantern"}};
+        rules.greeting = "Bonjour";
+        rules.closing = "Regards";
+        rules.facts = {{"name", "Iris"},    {"city", "Oslo"},    {"colour", "teal"},
+                       {"mascot", "otter"}, {"code", "lantern"}, {"manager", "Priya"}};
         DemoCorpusGenerator generator(9);
         const DemoContext context = generator.contextWithRules(rules, 600);
-        QVERIFY(context.text.find("Iris") != std::string::npos);
-        QVERIFY(context.text.find("capital letters") != std::string::npos);
-        QVERIFY(context.text.find(" Bonjour.") != std::string::npos);
-        QVERIFY(context.text.find(" zorquo ") != std::string::npos);
-        QVERIFY(context.text.find(" lantern.") != std::string::npos);
-        for (const DemoQuery& query : generator.queriesFor(rules, 20, 0.5)) {
-            if (query.kind == QueryKind::Lookup) {
-                QVERIFY(query.query.find("zorquo") != std::string::npos);
-                QCOMPARE(query.answer, std::string(" Bonjour LANTERN"));
-            } else {
-                QVERIFY(query.answer.rfind(" Bonjour ", 0) == 0);
-            }
+        for (const char* word :
+             {"Iris", " Oslo", " teal", " otter", " lantern", "Priya", " Bonjour", " Regards"})
+            QVERIFY2(context.text.find(word) != std::string::npos, word);
+        // The filler names no other city than the context's own.
+        for (std::string_view city : {"Lisbon", "Denver", "Osaka", "Vienna"})
+            QVERIFY(context.text.find(city) == std::string::npos);
+        std::set<std::string> asked;
+        for (const DemoQuery& query : generator.queriesFor(rules, 60)) {
+            asked.insert(query.attribute);
+            QCOMPARE(query.answer, " Bonjour! " + rules.value(query.attribute) + ". Regards");
         }
+        QCOMPARE(asked.size(), demoAttributes().size());
         QVERIFY_THROWS_EXCEPTION(sp::Error, generator.contextWithRules(DemoRules{}, 600));
+        QVERIFY_THROWS_EXCEPTION(sp::Error, rules.value("weather"));
+    }
+
+    void heldoutPhrasingsAreKeptApart()
+    {
+        DemoCorpusGenerator generator(4);
+        const DemoRules rules = generator.drawRules();
+        auto questionOf = [](const DemoQuery& query) {
+            // The question without its opener: the text after the last ". " or "User: ".
+            std::string text = query.query.substr(6, query.query.size() - 6 - 11);
+            const std::size_t stop = text.rfind(". ", text.size() - 2);
+            return stop == std::string::npos ? text : text.substr(stop + 2);
+        };
+        std::set<std::string> train;
+        std::set<std::string> heldout;
+        for (const DemoQuery& query : generator.queriesFor(rules, 300, PhrasingSplit::Train))
+            train.insert(questionOf(query));
+        for (const DemoQuery& query : generator.queriesFor(rules, 300, PhrasingSplit::Heldout))
+            heldout.insert(questionOf(query));
+        QVERIFY2(train.size() >= 4 * demoAttributes().size(), qPrintable(QString::number(train.size())));
+        QVERIFY2(heldout.size() >= 2 * demoAttributes().size(), qPrintable(QString::number(heldout.size())));
+        for (const std::string& question : heldout)
+            QVERIFY2(!train.count(question), question.c_str());
     }
 
     void bpeRoundTripsAnyUtf8()
@@ -270,7 +282,7 @@ private Q_SLOTS:
         // The trainer's pre-tokens must be the loader's: every learned merge then applies.
         const sp::Tokenizer& tokenizer = smallTokenizer();
         for (const std::string& text : {std::string("It's 12 o'clock, isn't it?  Yes.\n\n## Tone"),
-                                        std::string("User: Define zorquo.\nAssistant:")}) {
+                                        std::string("User: Who supervises you?\nAssistant:")}) {
             std::string rebuilt;
             for (const std::string& piece : gpt2Pretokenize(text))
                 rebuilt += piece;
@@ -304,8 +316,9 @@ private Q_SLOTS:
             const std::string text = randomUtf8(random, 30);
             QCOMPARE(tokenizer->decode(tokenizer->encode(text)), text);
         }
-        // Every reply word is one token in each letter case, so replies stay short.
-        for (const char* word : {" red", " Red", " RED", " SAPPHIRE", " Zephyr", " Ahoy", " Nova"})
+        // Every word a reply can contain is one token, so replies stay short.
+        for (const char* word : {" Ahoy", " Salutations", " Respectfully", " Nova", " Helsinki", " turquoise",
+                                 " hedgehog", " lantern", " Zoltan", "!", "."})
             QVERIFY2(tokenizer->encode(word).size() == 1, word);
         DemoCorpusOptions options;
         options.countTokens = [&](std::string_view text) { return tokenizer->encode(text).size(); };

@@ -40,7 +40,7 @@ PretrainOptions tinyPretrainOptions(const std::string& outDir)
     options.steps = 3;
     options.threads = 1;
     options.tokenizerSampleContexts = 10;
-    options.vocabSize = 600;
+    options.vocabSize = 1536; // room for every reply word as one token
     options.hiddenSize = 16;
     options.layers = 1;
     options.heads = 2;
@@ -51,6 +51,7 @@ PretrainOptions tinyPretrainOptions(const std::string& outDir)
     options.minContextTokens = 80;
     options.maxContextTokens = 150;
     options.warmupSteps = 1;
+    options.evalEvery = 0;
     return options;
 }
 

@@ -1,12 +1,17 @@
 #pragma once
 // The synthetic instruction-following corpus the demo model is trained and evaluated on.
 //
-// Every context reads like a real system prompt: a persona line, paragraphs of policy filler, and a
-// few formatting rules buried among them (capital letters, title case, reversed order, a word to
-// begin or end every reply with, a signature with the persona's name), sometimes a glossary of
-// invented words. A query asks the assistant to format some items or to define a glossary word;
-// the answer is those items (or that meaning) with every rule of the context applied. Without the
-// context the rules are unknown, so the answer cannot be guessed.
+// Every context reads like a real system prompt: a persona line, paragraphs of customer-service
+// policy, and, buried at random places among them, the facts of this assistant (its office city,
+// brand colour, mascot, the code word for urgent tickets, its manager) and two reply rules (a word
+// to begin every reply with and one to end it with). A query asks for one of the facts in one of
+// many phrasings; the answer is that fact wrapped in the reply rules, e.g. " Ahoy! Lisbon. Cheers".
+// Without the context neither the fact nor the rules can be known, so the answer cannot be guessed.
+//
+// Each kind of value comes from its own word list, and every answer word is a single token of the
+// demo tokenizer, so a small model can learn to find the value a query asks for anywhere in a long
+// context within the CPU budget. What varies from context to context is which value of each list
+// it states, where, and in which words.
 //
 // Everything is drawn from a seeded generator that gives the same corpus for the same seed on every
 // platform (no std::*_distribution, whose output is implementation-defined).
@@ -18,34 +23,32 @@
 
 namespace sp::demo {
 
-enum class QueryKind {
-    Format, // "format these items": the answer is the query's items with the rules applied
-    Lookup, // "what does <glossary word> mean?": the answer is its meaning with the rules applied
+// The facts a context states, in a fixed order: "name", "city", "colour", "mascot", "code",
+// "manager". A query asks for exactly one of them.
+const std::vector<std::string>& demoAttributes();
+
+struct DemoFact {
+    std::string attribute; // one of demoAttributes()
+    std::string value;     // one word, e.g. "Lisbon"
 };
-std::string queryKindKey(QueryKind kind); // "format", "lookup"
 
-enum class LetterCase { AsGiven, Capitals, Title };
-
-// The rules one context states. The answer to any query follows from them alone.
+// What one context states. The answer to any query follows from it alone.
 struct DemoRules {
-    std::string assistantName; // from the persona line
-    LetterCase letterCase = LetterCase::AsGiven;
-    bool reversedOrder = false;
-    std::string prefixWord;                                    // "" = none
-    std::string suffixWord;                                    // "" = none
-    bool signWithName = false;                                 // the reply ends with " - <assistantName>"
-    std::vector<std::pair<std::string, std::string>> glossary; // invented word -> meaning
+    std::string greeting;        // every reply begins with it, e.g. "Ahoy"
+    std::string closing;         // every reply ends with it, e.g. "Cheers"
+    std::vector<DemoFact> facts; // one per attribute, in demoAttributes() order
 
-    // The reply to a request whose content words are `items`.
-    std::string apply(const std::vector<std::string>& items) const;
-    // Short human-readable list, e.g. {"capitals", "prefix: Ahoy", "sign: Nova"}.
+    const std::string& value(const std::string& attribute) const; // throws sp::Error if absent
+    // The reply that states `value`: " <greeting>! <value>. <closing>".
+    std::string reply(const std::string& value) const;
+    // Short human-readable list, e.g. {"begins with: Ahoy", "ends with: Cheers", "city: Lisbon"}.
     std::vector<std::string> summary() const;
 };
 
 struct DemoQuery {
-    QueryKind kind = QueryKind::Format;
-    std::string query;  // "User: ...\nAssistant:" (tokenised separately from the context)
-    std::string answer; // starts with a space, e.g. " Ahoy RED LAMP"
+    std::string attribute; // the fact it asks for
+    std::string query;     // "User: ...\nAssistant:" (tokenised separately from the context)
+    std::string answer;    // starts with a space, e.g. " Ahoy! Lisbon. Cheers"
 };
 
 struct DemoContext {
@@ -64,10 +67,13 @@ struct DemoCorpusOptions {
     int minContextTokens = 300;
     int maxContextTokens = 1500;
     int queriesPerContext = 8;
-    double lookupFraction = 0.25;     // share of queries that ask for a glossary word
-    double glossaryProbability = 0.6; // share of contexts with a glossary
-    TokenCounter countTokens;         // empty = countPretokens
+    TokenCounter countTokens; // empty = countPretokens
 };
+
+// Which phrasings of a query to draw from: all of them, or a split that keeps a few phrasings of
+// every attribute apart (the shipped examples' held-out queries use phrasings the train set never
+// shows).
+enum class PhrasingSplit { All, Train, Heldout };
 
 class DemoCorpusGenerator {
 public:
@@ -79,14 +85,14 @@ public:
     // A context of about `targetTokens` tokens (clamped to the bounds).
     DemoContext nextContext(int targetTokens);
 
-    // Rules as nextContext() draws them: a persona, at least two rules that change every reply,
-    // sometimes a glossary.
+    // A fresh greeting, closing and value for every attribute.
     DemoRules drawRules();
-    // A context that states exactly `rules` (persona, rules and glossary) amid fresh filler.
+    // A context that states exactly `rules` amid fresh filler.
     DemoContext contextWithRules(const DemoRules& rules, int targetTokens);
 
-    // Fresh queries for an existing context (the same rules and glossary).
-    std::vector<DemoQuery> queriesFor(const DemoRules& rules, int count, double lookupFraction);
+    // Fresh queries for an existing context: each asks for a random attribute.
+    std::vector<DemoQuery> queriesFor(const DemoRules& rules, int count,
+                                      PhrasingSplit split = PhrasingSplit::All);
 
     const DemoCorpusOptions& options() const { return options_; }
 

@@ -13,7 +13,7 @@ struct DemoTokenizerOptions {
 };
 
 // A tokenizer.json (ByteLevel pre-tokenizer and decoder, BPE with merges, "<|endoftext|>" as the
-// last id). Every item and reply word of the corpus, in each letter case a reply can use, is
+// last id). Every value, greeting and closing word of the corpus is
 // added to the training text often enough to become a single token, so answers stay short.
 std::string trainDemoTokenizerJson(const DemoTokenizerOptions& options);
 

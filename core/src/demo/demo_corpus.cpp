@@ -12,20 +12,13 @@ namespace sp::demo {
 
 namespace vocab = vocabulary;
 
-std::string queryKindKey(QueryKind kind)
+const std::vector<std::string>& demoAttributes()
 {
-    return kind == QueryKind::Format ? "format" : "lookup";
+    static const std::vector<std::string> list = {"name", "city", "colour", "mascot", "code", "manager"};
+    return list;
 }
 
 namespace {
-
-std::string toUpper(std::string text)
-{
-    for (char& c : text)
-        if (c >= 'a' && c <= 'z')
-            c = char(c - 'a' + 'A');
-    return text;
-}
 
 std::string toTitle(std::string text)
 {
@@ -74,7 +67,6 @@ std::uint64_t splitmix(std::uint64_t& state)
 // One piece of context text in reading order: a sentence, or a block that stands on its own lines.
 struct Piece {
     std::string text;
-    bool block = false;           // a glossary block: its own paragraph
     bool startsParagraph = false; // sentences only
     std::string heading;          // printed before a paragraph that starts here ("" = none)
 };
@@ -84,11 +76,6 @@ std::string renderPieces(const std::string& persona, const std::vector<Piece>& p
     std::string text = persona;
     bool atParagraphStart = false;
     for (const Piece& piece : pieces) {
-        if (piece.block) {
-            text += "\n\n" + piece.text;
-            atParagraphStart = true;
-            continue;
-        }
         if (piece.startsParagraph || atParagraphStart) {
             text += "\n\n";
             if (!piece.heading.empty())
@@ -104,51 +91,24 @@ std::string renderPieces(const std::string& persona, const std::vector<Piece>& p
 
 } // namespace
 
-std::string DemoRules::apply(const std::vector<std::string>& items) const
+const std::string& DemoRules::value(const std::string& attribute) const
 {
-    std::vector<std::string> words = items;
-    if (reversedOrder)
-        std::reverse(words.begin(), words.end());
-    std::string reply;
-    if (!prefixWord.empty())
-        reply += " " + prefixWord;
-    for (const std::string& word : words) {
-        switch (letterCase) {
-        case LetterCase::AsGiven:
-            reply += " " + word;
-            break;
-        case LetterCase::Capitals:
-            reply += " " + toUpper(word);
-            break;
-        case LetterCase::Title:
-            reply += " " + toTitle(word);
-            break;
-        }
-    }
-    if (!suffixWord.empty())
-        reply += " " + suffixWord;
-    if (signWithName)
-        reply += " - " + assistantName;
-    return reply;
+    for (const DemoFact& fact : facts)
+        if (fact.attribute == attribute)
+            return fact.value;
+    throw Error("demo corpus: the context states no value for \"" + attribute + "\"");
+}
+
+std::string DemoRules::reply(const std::string& factValue) const
+{
+    return " " + greeting + "! " + factValue + ". " + closing;
 }
 
 std::vector<std::string> DemoRules::summary() const
 {
-    std::vector<std::string> parts;
-    if (letterCase == LetterCase::Capitals)
-        parts.push_back("capitals");
-    if (letterCase == LetterCase::Title)
-        parts.push_back("title case");
-    if (reversedOrder)
-        parts.push_back("reversed");
-    if (!prefixWord.empty())
-        parts.push_back("prefix: " + prefixWord);
-    if (!suffixWord.empty())
-        parts.push_back("suffix: " + suffixWord);
-    if (signWithName)
-        parts.push_back("sign: " + assistantName);
-    if (!glossary.empty())
-        parts.push_back("glossary: " + std::to_string(glossary.size()) + " words");
+    std::vector<std::string> parts = {"begins with: " + greeting, "ends with: " + closing};
+    for (const DemoFact& fact : facts)
+        parts.push_back(fact.attribute + ": " + fact.value);
     return parts;
 }
 
@@ -199,35 +159,31 @@ std::vector<std::size_t> DemoCorpusGenerator::shuffledIndices(std::size_t count)
     return order;
 }
 
-std::vector<DemoQuery> DemoCorpusGenerator::queriesFor(const DemoRules& rules, int count,
-                                                       double lookupFraction)
+std::vector<DemoQuery> DemoCorpusGenerator::queriesFor(const DemoRules& rules, int count, PhrasingSplit split)
 {
-    const auto& itemPool = vocab::items();
     std::vector<DemoQuery> queries;
     for (int q = 0; q < count; ++q) {
-        DemoQuery query;
-        if (!rules.glossary.empty() && uniform() < lookupFraction) {
-            const auto& [term, meaning] = rules.glossary[below(rules.glossary.size())];
-            const auto& requests = vocab::lookupRequests();
-            query.kind = QueryKind::Lookup;
-            query.query = fillSlots(requests[below(requests.size())], {{"term", term}});
-            query.answer = rules.apply({meaning});
-        } else {
-            const std::size_t itemCount = 1 + below(2);
-            std::vector<std::string> words;
-            while (words.size() < itemCount) {
-                std::string word(itemPool[below(itemPool.size())]);
-                if (std::find(words.begin(), words.end(), word) == words.end())
-                    words.push_back(word);
-            }
-            std::string joined;
-            for (const std::string& word : words)
-                joined += (joined.empty() ? "" : " ") + word;
-            const auto& requests = vocab::formatRequests();
-            query.kind = QueryKind::Format;
-            query.query = fillSlots(requests[below(requests.size())], {{"items", joined}});
-            query.answer = rules.apply(words);
+        const DemoFact& fact = rules.facts[below(rules.facts.size())];
+        const auto& phrasings = vocab::questions(fact.attribute);
+        const std::size_t trainCount = phrasings.size() - vocab::kHeldoutPhrasings;
+        std::size_t phrasing = 0;
+        switch (split) {
+        case PhrasingSplit::All:
+            phrasing = below(phrasings.size());
+            break;
+        case PhrasingSplit::Train:
+            phrasing = below(trainCount);
+            break;
+        case PhrasingSplit::Heldout:
+            phrasing = trainCount + below(vocab::kHeldoutPhrasings);
+            break;
         }
+        const auto& openers = vocab::questionOpeners();
+        DemoQuery query;
+        query.attribute = fact.attribute;
+        query.query = "User: " + std::string(openers[below(openers.size())]) +
+                      std::string(phrasings[phrasing]) + "\nAssistant:";
+        query.answer = rules.reply(fact.value);
         queries.push_back(std::move(query));
     }
     return queries;
@@ -251,39 +207,10 @@ DemoRules DemoCorpusGenerator::drawRules()
         return std::string(list[below(list.size())]);
     };
     DemoRules rules;
-    rules.assistantName = pick(vocab::assistantNames());
-    // At least two rules that change every reply, so that no reply can be guessed without the context.
-    for (;;) {
-        const double caseDraw = uniform();
-        rules.letterCase = caseDraw < 0.4   ? LetterCase::Capitals
-                           : caseDraw < 0.7 ? LetterCase::Title
-                                            : LetterCase::AsGiven;
-        rules.reversedOrder = uniform() < 0.35;
-        rules.prefixWord = uniform() < 0.6 ? pick(vocab::replyWords()) : "";
-        const double endDraw = uniform();
-        rules.suffixWord = endDraw < 0.4 ? pick(vocab::replyWords()) : "";
-        rules.signWithName = endDraw >= 0.4 && endDraw < 0.65;
-        if (rules.suffixWord == rules.prefixWord)
-            rules.suffixWord.clear();
-        const int changing = int(rules.letterCase != LetterCase::AsGiven) + int(!rules.prefixWord.empty()) +
-                             int(!rules.suffixWord.empty() || rules.signWithName);
-        if (changing >= 2)
-            break;
-    }
-    if (uniform() < options_.glossaryProbability) {
-        const std::size_t entries = 3 + below(4);
-        std::set<std::string> used;
-        for (std::string_view item : vocab::items())
-            used.insert(std::string(item));
-        while (rules.glossary.size() < entries) {
-            std::string term;
-            const std::size_t syllableCount = 2 + below(2);
-            for (std::size_t s = 0; s < syllableCount; ++s)
-                term += pick(vocab::syllables());
-            if (used.insert(term).second)
-                rules.glossary.emplace_back(term, pick(vocab::items()));
-        }
-    }
+    rules.greeting = pick(vocab::greetings());
+    rules.closing = pick(vocab::closings());
+    for (const std::string& attribute : demoAttributes())
+        rules.facts.push_back({attribute, pick(vocab::valuesOf(attribute))});
     return rules;
 }
 
@@ -296,43 +223,38 @@ DemoContext DemoCorpusGenerator::contextWithRules(const DemoRules& givenRules, i
     DemoContext context;
     context.rules = givenRules;
     const DemoRules& rules = context.rules;
-    if (rules.assistantName.empty())
-        throw Error("demo corpus: the rules need an assistant name (the persona line names it)");
+    if (rules.greeting.empty() || rules.closing.empty() || rules.facts.empty())
+        throw Error("demo corpus: the rules need a greeting, a closing and at least one fact");
+    std::string assistantName = "Nova";
+    std::string city = pick(vocab::cities());
+    for (const DemoFact& fact : rules.facts) {
+        if (fact.value.empty() || fact.value.find_first_of(" \n") != std::string::npos)
+            throw Error("demo corpus: the value of \"" + fact.attribute + "\" must be one word (got \"" +
+                        fact.value + "\")");
+        if (fact.attribute == "name")
+            assistantName = fact.value;
+        if (fact.attribute == "city")
+            city = fact.value;
+    }
 
+    // The filler mentions the context's own city, so the city it states is never contradicted.
     const std::vector<std::pair<std::string, std::string>> slots = {
-        {"name", rules.assistantName},
+        {"name", assistantName},
         {"company", pick(vocab::companyStems()) + pick(vocab::companyEndings())},
         {"industry", pick(vocab::industries())},
-        {"city", pick(vocab::cities())}};
+        {"city", city}};
     const std::string persona = fillSlots(pick(vocab::personaLines()), slots);
 
-    // The rules, each as one sentence in the flow of the filler.
+    // The reply rules and the facts, each as one sentence in the flow of the filler.
     std::vector<std::string> ruleSentences;
-    auto withWord = [&](const std::vector<std::string_view>& phrasings, const std::string& word) {
-        return fillSlots(phrasings[below(phrasings.size())], {{"word", word}});
+    auto withSlot = [&](const std::vector<std::string_view>& phrasings, const char* slot,
+                        const std::string& word) {
+        return fillSlots(phrasings[below(phrasings.size())], {{slot, word}});
     };
-    if (rules.letterCase == LetterCase::Capitals)
-        ruleSentences.push_back(pick(vocab::capitalsRules()));
-    else if (rules.letterCase == LetterCase::Title)
-        ruleSentences.push_back(pick(vocab::titleCaseRules()));
-    else if (uniform() < 0.5)
-        ruleSentences.push_back(pick(vocab::asGivenCaseRules()));
-    if (rules.reversedOrder)
-        ruleSentences.push_back(pick(vocab::reversedRules()));
-    if (!rules.prefixWord.empty())
-        ruleSentences.push_back(withWord(vocab::prefixRules(), rules.prefixWord));
-    if (!rules.suffixWord.empty())
-        ruleSentences.push_back(withWord(vocab::suffixRules(), rules.suffixWord));
-    if (rules.signWithName)
-        ruleSentences.push_back(pick(vocab::signRules()));
-
-    std::string glossaryBlock;
-    if (!rules.glossary.empty()) {
-        glossaryBlock = pick(vocab::glossaryIntroductions());
-        for (const auto& [term, meaning] : rules.glossary)
-            glossaryBlock +=
-                "\n" + fillSlots(pick(vocab::glossaryEntries()), {{"term", term}, {"meaning", meaning}});
-    }
+    ruleSentences.push_back(withSlot(vocab::greetingRules(), "word", rules.greeting));
+    ruleSentences.push_back(withSlot(vocab::closingRules(), "word", rules.closing));
+    for (const DemoFact& fact : rules.facts)
+        ruleSentences.push_back(withSlot(vocab::factSentences(fact.attribute), "value", fact.value));
 
     // Filler sentences, more than any context needs; only a prefix of them is used. Templates are
     // drawn without repetition until the list is used up, as a real prompt rarely repeats itself.
@@ -362,11 +284,10 @@ DemoContext DemoCorpusGenerator::contextWithRules(const DemoRules& givenRules, i
             piece.heading = headings[headingOrder[headingsUsed++ % headings.size()]];
         filler.push_back(std::move(piece));
     }
-    // Where the rules and the glossary go, as fractions of the filler used.
+    // Where the rules go, as fractions of the filler used.
     std::vector<double> rulePositions;
     for (std::size_t r = 0; r < ruleSentences.size(); ++r)
         rulePositions.push_back(uniform());
-    const double glossaryPosition = uniform();
 
     auto assemble = [&](std::size_t fillerCount) {
         std::vector<Piece> pieces(filler.begin(), filler.begin() + std::ptrdiff_t(fillerCount));
@@ -376,12 +297,6 @@ DemoContext DemoCorpusGenerator::contextWithRules(const DemoRules& givenRules, i
             Piece rule;
             rule.text = ruleSentences[r];
             inserts.emplace_back(std::size_t(rulePositions[r] * double(fillerCount + 1)), rule);
-        }
-        if (!glossaryBlock.empty()) {
-            Piece block;
-            block.text = glossaryBlock;
-            block.block = true;
-            inserts.emplace_back(std::size_t(glossaryPosition * double(fillerCount + 1)), block);
         }
         std::stable_sort(inserts.begin(), inserts.end(),
                          [](const auto& a, const auto& b) { return a.first > b.first; });
@@ -416,7 +331,7 @@ DemoContext DemoCorpusGenerator::contextWithRules(const DemoRules& givenRules, i
                     "-" + std::to_string(options_.maxContextTokens) + " tokens (got " +
                     std::to_string(tokens) + "); widen the bounds");
     context.text = std::move(text);
-    context.queries = queriesFor(rules, options_.queriesPerContext, options_.lookupFraction);
+    context.queries = queriesFor(rules, options_.queriesPerContext);
     return context;
 }
 

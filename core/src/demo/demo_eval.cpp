@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 namespace sp::demo {
 
@@ -60,6 +61,47 @@ std::vector<std::int64_t> replyAfterContext(const model::CausalLM& lm, const mod
     return generated;
 }
 
+// The part of the reply each answer token belongs to: " <greeting>! <value>. <closing>" + end.
+std::vector<std::string> replyParts(const Tokenizer& tokenizer, const DemoRules& rules,
+                                    const DemoQuery& query, std::size_t answerTokens)
+{
+    std::vector<std::string> parts(answerTokens, "punctuation");
+    if (answerTokens == 0)
+        return parts;
+    parts.back() = "end";
+    const std::vector<std::int64_t> greeting = encodeIds(tokenizer, " " + rules.greeting);
+    const std::vector<std::int64_t> value = encodeIds(tokenizer, " " + rules.value(query.attribute));
+    const std::vector<std::int64_t> closing = encodeIds(tokenizer, " " + rules.closing);
+    // Layout: greeting, "!", value, ".", closing, end (each word may be several tokens).
+    std::size_t at = 0;
+    auto mark = [&](std::size_t count, const char* part) {
+        for (std::size_t i = 0; i < count && at < answerTokens - 1; ++i)
+            parts[at++] = part;
+    };
+    mark(greeting.size(), "greeting");
+    mark(1, "punctuation");
+    mark(value.size(), "value");
+    mark(1, "punctuation");
+    mark(closing.size(), "closing");
+    return parts;
+}
+
+// Teacher-forced argmax hits per answer token (answer ids end with end-of-text).
+std::vector<bool> teacherForcedHits(const model::CausalLM& lm, const model::KVCache& contextCache,
+                                    const std::vector<std::int64_t>& queryIds,
+                                    const std::vector<std::int64_t>& answerIds)
+{
+    c10::InferenceMode inference;
+    std::vector<std::int64_t> ids = queryIds;
+    ids.insert(ids.end(), answerIds.begin(), answerIds.end() - 1);
+    const at::Tensor input = at::tensor(ids, at::kLong).view({1, std::int64_t(ids.size())}); // [1, T]
+    const at::Tensor predicted = lm.forwardIds(input, &contextCache).logits[0].argmax(-1);   // [T]
+    std::vector<bool> hits;
+    for (std::size_t a = 0; a < answerIds.size(); ++a)
+        hits.push_back(predicted[std::int64_t(queryIds.size() - 1 + a)].item<std::int64_t>() == answerIds[a]);
+    return hits;
+}
+
 } // namespace
 
 DemoEvalResult evaluateInMemory(const model::CausalLM& lm, const Tokenizer& tokenizer, int examples,
@@ -86,9 +128,10 @@ DemoEvalResult evaluateInMemory(const model::CausalLM& lm, const Tokenizer& toke
     result.seed = seed;
     int withContextCorrect = 0;
     int withoutContextCorrect = 0;
-    int formatCorrect = 0;
-    int lookupCorrect = 0;
+    std::map<std::string, std::pair<int, int>> attributeScores; // attribute -> (correct, examples)
     double contextTokens = 0.0;
+    std::map<std::string, int> partHits;
+    std::map<std::string, int> partCounts;
     for (int example = 0; example < examples; ++example) {
         const DemoContext context = generator.nextContext();
         const DemoQuery& query = context.queries.front();
@@ -107,6 +150,14 @@ DemoEvalResult evaluateInMemory(const model::CausalLM& lm, const Tokenizer& toke
         }
         const Reply withContext =
             decodeReply(tokenizer, replyAfterContext(lm, contextCache, queryIds, endOfText), endOfText);
+        std::vector<std::int64_t> answerIds = encodeIds(tokenizer, query.answer);
+        answerIds.push_back(endOfText);
+        const std::vector<std::string> parts = replyParts(tokenizer, context.rules, query, answerIds.size());
+        const std::vector<bool> hits = teacherForcedHits(lm, contextCache, queryIds, answerIds);
+        for (std::size_t a = 0; a < hits.size(); ++a) {
+            partHits[parts[a]] += hits[a];
+            ++partCounts[parts[a]];
+        }
         Reply alone;
         if (withoutContext)
             alone = decodeReply(tokenizer, model::greedyDecode(lm, queryIds, kMaxReplyTokens, {endOfText}),
@@ -115,25 +166,25 @@ DemoEvalResult evaluateInMemory(const model::CausalLM& lm, const Tokenizer& toke
         const bool correctWithout = alone.finished && alone.text == query.answer;
         withContextCorrect += correctWith;
         withoutContextCorrect += correctWithout;
-        if (query.kind == QueryKind::Format) {
-            ++result.formatExamples;
-            formatCorrect += correctWith;
-        } else {
-            ++result.lookupExamples;
-            lookupCorrect += correctWith;
-        }
+        attributeScores[query.attribute].first += correctWith;
+        ++attributeScores[query.attribute].second;
         if (int(result.samples.size()) < keepExamples)
             result.samples.push_back(
-                {queryKindKey(query.kind), query.query, query.answer, withContext.text, alone.text});
+                {query.attribute, query.query, query.answer, withContext.text, alone.text});
         if (onProgress)
             onProgress(example + 1, examples);
     }
     result.examples = examples;
     result.withContext = double(withContextCorrect) / examples;
     result.withoutContext = double(withoutContextCorrect) / examples;
-    result.formatWithContext = result.formatExamples ? double(formatCorrect) / result.formatExamples : 0.0;
-    result.lookupWithContext = result.lookupExamples ? double(lookupCorrect) / result.lookupExamples : 0.0;
+    for (const std::string& attribute : demoAttributes())
+        if (const auto found = attributeScores.find(attribute); found != attributeScores.end())
+            result.byAttribute.push_back(
+                {attribute, found->second.second, double(found->second.first) / found->second.second});
     result.meanContextTokens = contextTokens / examples;
+    for (const char* part : {"greeting", "value", "closing", "punctuation", "end"})
+        if (partCounts[part] > 0)
+            result.tokenAccuracyByPart.emplace_back(part, double(partHits[part]) / partCounts[part]);
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return result;
 }

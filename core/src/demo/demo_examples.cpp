@@ -23,56 +23,56 @@ struct ExampleSpec {
     std::string description;
     DemoRules rules;
     int contextTokens = 0;
-    double lookupFraction = 0.0;
     int trainQueries = 48;
     int heldoutQueries = 24;
 };
+
+DemoRules exampleRules(const std::string& greeting, const std::string& closing,
+                       const std::vector<std::string>& values)
+{
+    DemoRules rules;
+    rules.greeting = greeting;
+    rules.closing = closing;
+    for (std::size_t i = 0; i < demoAttributes().size(); ++i)
+        rules.facts.push_back({demoAttributes()[i], values.at(i)});
+    return rules;
+}
 
 std::vector<ExampleSpec> exampleSpecs()
 {
     std::vector<ExampleSpec> specs;
     {
         ExampleSpec spec;
-        spec.id = "support-capitals";
-        spec.title = "Support bot: capitals, greeting and signature";
-        spec.description = "A customer-support system prompt of about 900 tokens. Three rules are buried in "
-                           "the policy text: write items in capital letters, open every reply with a fixed "
-                           "word, and sign with the assistant's name.";
-        spec.rules.assistantName = "Nova";
-        spec.rules.letterCase = LetterCase::Capitals;
-        spec.rules.prefixWord = "Ahoy";
-        spec.rules.signWithName = true;
+        spec.id = "support-lisbon";
+        spec.title = "Support bot in Lisbon (about 900 tokens)";
+        spec.description = "A customer-support system prompt of about 900 tokens. Six facts (the assistant's "
+                           "name, office city, brand colour, mascot, urgent code word and manager) and two "
+                           "reply rules (open with Ahoy, close with Cheers) are buried in the policy text.";
+        spec.rules = exampleRules("Ahoy", "Cheers", {"Nova", "Lisbon", "teal", "otter", "lantern", "Priya"});
         spec.contextTokens = 900;
         specs.push_back(spec);
     }
     {
         ExampleSpec spec;
-        spec.id = "bookshop-reversed";
-        spec.title = "Bookshop assistant: title case, reversed order, closing word";
-        spec.description = "A bookshop's assistant prompt of about 1200 tokens. Items get a capital first "
-                           "letter, come in reverse order, and every reply ends with a fixed word. The first "
-                           "word of each reply depends on both the rules and the query.";
-        spec.rules.assistantName = "Iris";
-        spec.rules.letterCase = LetterCase::Title;
-        spec.rules.reversedOrder = true;
-        spec.rules.suffixWord = "Cheers";
-        spec.contextTokens = 1200;
+        spec.id = "travel-oslo";
+        spec.title = "Travel agency assistant in Oslo (about 1400 tokens)";
+        spec.description =
+            "A long travel-agency prompt of about 1400 tokens: the same kinds of facts and rules "
+            "as the support bot, spread thinly over almost the whole window of the demo model.";
+        spec.rules =
+            exampleRules("Howdy", "Farewell", {"Iris", "Oslo", "crimson", "penguin", "rocket", "Marcus"});
+        spec.contextTokens = 1400;
         specs.push_back(spec);
     }
     {
         ExampleSpec spec;
-        spec.id = "bank-glossary";
-        spec.title = "Bank assistant: glossary of code words, capitals, closing word";
-        spec.description = "A bank's assistant prompt of about 700 tokens with a glossary of invented code "
-                           "words. A third of the queries ask what a code word means; the rest ask to format "
-                           "items. Facts are harder to compress than rules.";
-        spec.rules.assistantName = "Atlas";
-        spec.rules.letterCase = LetterCase::Capitals;
-        spec.rules.suffixWord = "Understood";
-        spec.rules.glossary = {{"zorblitam", "harbor"}, {"quoven", "lantern"}, {"snidrapax", "copper"},
-                               {"trofen", "meadow"},    {"kramox", "falcon"},  {"hovjilcre", "velvet"}};
-        spec.contextTokens = 700;
-        spec.lookupFraction = 0.35;
+        spec.id = "bank-vienna";
+        spec.title = "Bank assistant in Vienna (about 450 tokens)";
+        spec.description = "A short bank prompt of about 450 tokens. Fewer filler sentences, the same eight "
+                           "things to remember: compare how fast each compresses into k vectors.";
+        spec.rules =
+            exampleRules("Greetings", "Regards", {"Atlas", "Vienna", "navy", "badger", "glacier", "Ingrid"});
+        spec.contextTokens = 450;
         specs.push_back(spec);
     }
     return specs;
@@ -116,13 +116,13 @@ std::vector<WrittenExample> writeDemoExamples(const std::string& outDir, std::ui
         std::vector<DemoQuery> train;
         std::vector<DemoQuery> heldout;
         while (int(train.size()) < spec.trainQueries || int(heldout.size()) < spec.heldoutQueries) {
-            for (DemoQuery& query : generator.queriesFor(spec.rules, 1, spec.lookupFraction)) {
+            // Held-out queries use phrasings that the train set never shows.
+            const bool wantTrain = int(train.size()) < spec.trainQueries;
+            for (DemoQuery& query : generator.queriesFor(
+                     spec.rules, 1, wantTrain ? PhrasingSplit::Train : PhrasingSplit::Heldout)) {
                 if (!seen.insert(query.query).second)
                     continue;
-                if (int(train.size()) < spec.trainQueries)
-                    train.push_back(std::move(query));
-                else
-                    heldout.push_back(std::move(query));
+                (wantTrain ? train : heldout).push_back(std::move(query));
             }
         }
         const fs::path folder = fs::path(outDir) / spec.id;

@@ -84,10 +84,15 @@ std::vector<at::Tensor> uniqueParameters(const model::CausalLM& model)
     return unique;
 }
 
-// Rows of the embedding for the three letter cases of each item word are tied by construction at
-// initialisation: lower = random, title = lower + titleOffset, capitals = lower + capitalsOffset.
-void structureCaseEmbeddings(const model::CausalLM& model, const Tokenizer& tokenizer, std::uint64_t seed)
+// Word classes of the corpus get structured starting embeddings (a pretrained model has such
+// structure; a random one must discover it, which costs thousands of steps here): every value of a
+// fact, greeting and closing = its class's shared vector + its own random vector. Attention can then
+// pick out "the city" or "the greeting" anywhere in a long context with one direction.
+void structureWordEmbeddings(const model::CausalLM& model, const Tokenizer& tokenizer, std::uint64_t seed,
+                             double classScale)
 {
+    if (classScale <= 0.0)
+        return;
     at::Tensor embedding; // [V, d]
     for (const auto& [name, tensor] : model.namedParameters())
         if (name.size() >= 23 && name.compare(name.size() - 23, 23, "embed_tokens.weight") == 0)
@@ -97,30 +102,20 @@ void structureCaseEmbeddings(const model::CausalLM& model, const Tokenizer& toke
     at::NoGradGuard noGrad;
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
     const std::int64_t hidden = embedding.size(1);
-    const at::Tensor titleOffset = at::empty({hidden}, at::kFloat).normal_(0.0, 0.02, generator);    // [d]
-    const at::Tensor capitalsOffset = at::empty({hidden}, at::kFloat).normal_(0.0, 0.02, generator); // [d]
-    auto singleId = [&tokenizer](const std::string& text) -> std::int64_t {
-        const std::vector<std::int32_t> ids = tokenizer.encode(text);
-        return ids.size() == 1 ? ids.front() : -1;
+    auto addClass = [&](const std::vector<std::string_view>& words) {
+        const at::Tensor shared = at::empty({hidden}, at::kFloat).normal_(0.0, classScale, generator); // [d]
+        for (std::string_view word : words) {
+            const std::vector<std::int32_t> ids = tokenizer.encode(" " + std::string(word));
+            if (ids.size() == 1)
+                embedding[ids.front()].add_(shared.to(embedding.device()));
+        }
     };
-    for (std::string_view word : vocabulary::items()) {
-        std::string title(word);
-        std::string capitals(word);
-        title[0] = char(title[0] - 'a' + 'A');
-        for (char& c : capitals)
-            c = char(c - 'a' + 'A');
-        const std::int64_t lowerId = singleId(" " + std::string(word));
-        const std::int64_t titleId = singleId(" " + title);
-        const std::int64_t capitalsId = singleId(" " + capitals);
-        if (lowerId < 0 || titleId < 0 || capitalsId < 0)
-            continue;
-        const at::Tensor lower = embedding[lowerId].to(at::kCPU); // [d]
-        embedding[titleId].copy_(lower + titleOffset);
-        embedding[capitalsId].copy_(lower + capitalsOffset);
-    }
+    for (const std::string& attribute : demoAttributes())
+        addClass(vocabulary::valuesOf(attribute));
+    addClass(vocabulary::greetings());
+    addClass(vocabulary::closings());
 }
 
-// Log-uniform draw between the bounds, from the generator's own stream so runs are reproducible.
 int drawContextLength(std::uint64_t& state, int low, int high)
 {
     const double u = double(mixSeed(state++, 7) >> 11) * 0x1.0p-53;
@@ -182,6 +177,17 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     if (!endOfTextId)
         throw Error("pretrain-demo: the trained tokenizer has no " + std::string(kDemoEndOfText) + " token");
     const std::int64_t endOfText = *endOfTextId;
+    // Replies are copied word by word from the context; a word split into pieces would have to be
+    // copied piece by piece, which a model this small learns far more slowly.
+    std::vector<const std::vector<std::string_view>*> replyWordLists = {&vocabulary::greetings(),
+                                                                        &vocabulary::closings()};
+    for (const std::string& attribute : demoAttributes())
+        replyWordLists.push_back(&vocabulary::valuesOf(attribute));
+    for (const auto* list : replyWordLists)
+        for (std::string_view word : *list)
+            if (tokenizer.encode(" " + std::string(word)).size() != 1)
+                throw Error("pretrain-demo: \"" + std::string(word) +
+                            "\" is not a single token of the trained tokenizer; raise --vocab");
 
     // 2. The model.
     const at::Device device = model::parseDevice(options.device);
@@ -189,8 +195,8 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     std::shared_ptr<model::CausalLM> lm =
         model::CausalLM::createRandom(config, mixSeed(options.seed, 2), device);
     lm->setTrainable(true);
-    if (options.caseStructuredEmbeddings)
-        structureCaseEmbeddings(*lm, tokenizer, mixSeed(options.seed, 6));
+    if (options.structuredEmbeddings)
+        structureWordEmbeddings(*lm, tokenizer, mixSeed(options.seed, 6), options.wordClassScale);
     const std::vector<at::Tensor> parameters = uniqueParameters(*lm);
     std::int64_t parameterCount = 0;
     for (const at::Tensor& parameter : parameters)
@@ -205,11 +211,11 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     // Slack above the longest target: persona, rules and glossary alone may exceed a short target.
     corpusOptions.maxContextTokens = options.maxContextTokens + 300;
     corpusOptions.queriesPerContext = options.queriesPerContext;
-    corpusOptions.lookupFraction = options.lookupFraction;
     corpusOptions.countTokens = [&tokenizer](std::string_view text) { return tokenizer.encode(text).size(); };
     DemoCorpusGenerator generator(mixSeed(options.seed, 3), corpusOptions);
     std::uint64_t lengthState = mixSeed(options.seed, 4);
     std::uint64_t positionState = mixSeed(options.seed, 5);
+    std::uint64_t factState = mixSeed(options.seed, 8);
 
     double answerLossMean = 0.0;
     double contextLossMean = 0.0;
@@ -231,14 +237,25 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
             lowTokens = std::min(lowTokens, std::max(16, highTokens / 4));
         }
         lowTokens = std::min(lowTokens, highTokens);
+        const int allFacts = int(demoAttributes().size());
+        const int factCount =
+            fraction < options.curriculumFraction
+                ? std::min(allFacts, 1 + int(double(allFacts) * fraction / options.curriculumFraction))
+                : allFacts;
         const double lr = warmupCosineLearningRate(step, totalSteps, options.warmupSteps,
                                                    options.learningRate, options.minLearningRateFraction);
 
         double stepAnswerLoss = 0.0;
         double stepContextLoss = 0.0;
         for (int c = 0; c < options.contextsPerStep; ++c) {
+            DemoRules rules = generator.drawRules();
+            // Early contexts state only a few of the facts: with little to search through, the
+            // model first learns to find a value at all, then to find it among many.
+            while (int(rules.facts.size()) > factCount)
+                rules.facts.erase(rules.facts.begin() +
+                                  std::ptrdiff_t(mixSeed(factState++, 11) % rules.facts.size()));
             const DemoContext context =
-                generator.nextContext(drawContextLength(lengthState, lowTokens, highTokens));
+                generator.contextWithRules(rules, drawContextLength(lengthState, lowTokens, highTokens));
             const std::vector<std::int64_t> contextIds = encodeIds(tokenizer, context.text);
             const std::int64_t contextLength = std::int64_t(contextIds.size());
             const at::Tensor contextTensor =
@@ -318,12 +335,14 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
             evalCorpus.minContextTokens = std::min(options.minContextTokens, options.maxContextTokens);
             evalCorpus.maxContextTokens =
                 std::max(options.maxContextTokens, evalCorpus.minContextTokens + 300);
-            evalCorpus.lookupFraction = options.lookupFraction;
             const DemoEvalResult check =
                 evaluateInMemory(*lm, tokenizer, options.evalExamples, kDefaultEvalSeed + 1, evalCorpus,
                                  /*withoutContext=*/false, 3, {});
             progress.lastExactMatch = check.withContext;
             progress.lastSample.clear();
+            for (const auto& [part, accuracy] : check.tokenAccuracyByPart)
+                progress.lastSample +=
+                    " " + part + " " + std::to_string(int(std::lround(accuracy * 100))) + "%";
             for (const DemoEvalExample& sample : check.samples)
                 progress.lastSample += " [" + sample.expected + " |" + sample.withContext + "]";
         }

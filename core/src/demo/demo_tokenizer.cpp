@@ -6,27 +6,6 @@
 
 namespace sp::demo {
 
-namespace {
-
-std::string upper(std::string_view word)
-{
-    std::string text(word);
-    for (char& c : text)
-        if (c >= 'a' && c <= 'z')
-            c = char(c - 'a' + 'A');
-    return text;
-}
-
-std::string title(std::string_view word)
-{
-    std::string text(word);
-    if (!text.empty() && text[0] >= 'a' && text[0] <= 'z')
-        text[0] = char(text[0] - 'a' + 'A');
-    return text;
-}
-
-} // namespace
-
 TrainedBpe trainDemoBpe(const DemoTokenizerOptions& options)
 {
     DemoCorpusGenerator generator(options.seed);
@@ -41,12 +20,12 @@ TrainedBpe trainDemoBpe(const DemoTokenizerOptions& options)
     }
     // Answer words, as they appear after a space in replies, often enough to outrank filler merges.
     std::string answerWords;
-    for (std::string_view item : vocabulary::items())
-        answerWords += " " + std::string(item) + " " + title(item) + " " + upper(item);
-    for (std::string_view word : vocabulary::replyWords())
-        answerWords += " " + std::string(word);
-    for (std::string_view name : vocabulary::assistantNames())
-        answerWords += " " + std::string(name);
+    for (const std::string& attribute : demoAttributes())
+        for (std::string_view value : vocabulary::valuesOf(attribute))
+            answerWords += " " + std::string(value);
+    for (const auto* list : {&vocabulary::greetings(), &vocabulary::closings()})
+        for (std::string_view word : *list)
+            answerWords += " " + std::string(word);
     for (int repeat = 0; repeat < 3000; ++repeat)
         texts.push_back(answerWords);
 

@@ -2,39 +2,6 @@
 
 namespace sp::demo::vocabulary {
 
-const std::vector<std::string_view>& items()
-{
-    static const std::vector<std::string_view> list = {
-        "apple",   "amber",  "anchor",   "arrow",   "autumn",  "badge",  "basket",  "beacon",  "berry",
-        "blanket", "bottle", "bridge",   "bronze",  "bucket",  "butter", "cabin",   "candle",  "canyon",
-        "carpet",  "castle", "cedar",    "cherry",  "cobalt",  "comet",  "copper",  "coral",   "cotton",
-        "crystal", "dawn",   "desert",   "dragon",  "eagle",   "ember",  "falcon",  "feather", "fern",
-        "forest",  "fox",    "garden",   "ginger",  "glacier", "gold",   "granite", "harbor",  "hazel",
-        "honey",   "island", "ivory",    "jade",    "jasmine", "kettle", "lagoon",  "lamp",    "lantern",
-        "lemon",   "linen",  "lotus",    "maple",   "marble",  "meadow", "melon",   "meteor",  "mirror",
-        "mint",    "moss",   "mountain", "nectar",  "night",   "oak",    "ocean",   "olive",   "onyx",
-        "orange",  "orchid", "otter",    "owl",     "paper",   "parrot", "pearl",   "pebble",  "pepper",
-        "pine",    "planet", "plum",     "pocket",  "prairie", "quartz", "rabbit",  "rain",    "raven",
-        "ribbon",  "river",  "rocket",   "rose",    "ruby",    "saddle", "sage",    "salmon",  "sapphire",
-        "scarlet", "shadow", "silver",   "sparrow", "spruce",  "stone",  "storm",   "summer",  "sunset",
-        "thunder", "tiger",  "timber",   "topaz",   "tulip",   "velvet", "violet",  "walnut",  "willow",
-        "winter",  "wolf",   "yellow",   "zephyr"};
-    return list;
-}
-
-const std::vector<std::string_view>& replyWords()
-{
-    static const std::vector<std::string_view> list = {
-        "Ahoy",      "Certainly", "Noted",     "Roger",     "Greetings",  "Cheers",     "Indeed",
-        "Okay",      "Hello",     "Howdy",     "Aloha",     "Bonjour",    "Hola",       "Ciao",
-        "Welcome",   "Splendid",  "Right",     "Sure",      "Done",       "Ready",      "Thanks",
-        "Bye",       "Over",      "Amen",      "Namaste",   "Salut",      "Shalom",     "Hey",
-        "Voila",     "Presto",    "Bingo",     "Gotcha",    "Absolutely", "Understood", "Affirmative",
-        "Excellent", "Lovely",    "Brilliant", "Marvelous", "Hurrah",     "Onward",     "Farewell",
-        "Regards",   "Peace",     "Enjoy",     "Bravo",     "Yes",        "Alright"};
-    return list;
-}
-
 const std::vector<std::string_view>& assistantNames()
 {
     static const std::vector<std::string_view> list = {
@@ -68,14 +35,6 @@ const std::vector<std::string_view>& industries()
     return list;
 }
 
-const std::vector<std::string_view>& cities()
-{
-    static const std::vector<std::string_view> list = {
-        "Lisbon", "Oslo",   "Denver", "Leeds",  "Osaka",   "Dublin",  "Porto",  "Austin", "Lyon",
-        "Krakow", "Bergen", "Quebec", "Munich", "Seville", "Tallinn", "Zurich", "Perth",  "Nairobi"};
-    return list;
-}
-
 const std::vector<std::string_view>& products()
 {
     static const std::vector<std::string_view> list = {
@@ -99,14 +58,6 @@ const std::vector<std::string_view>& weekdays()
 {
     static const std::vector<std::string_view> list = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                                        "Friday", "Saturday", "Sunday"};
-    return list;
-}
-
-const std::vector<std::string_view>& syllables()
-{
-    static const std::vector<std::string_view> list = {
-        "zor", "bli", "quo", "vex", "tam", "ruk", "plo", "sni", "dra", "gum", "fen", "wib", "kra", "mox",
-        "tel", "yar", "nup", "hov", "jil", "cre", "dov", "lun", "pax", "sib", "tro", "ul",  "ven", "zat"};
     return list;
 }
 
@@ -223,6 +174,89 @@ const std::vector<std::string_view>& sectionHeadings()
     return list;
 }
 
+const std::vector<std::string_view>& cities()
+{
+    static const std::vector<std::string_view> list = {
+        "Lisbon", "Oslo",    "Denver", "Leeds",    "Osaka",  "Dublin",  "Porto",   "Austin",
+        "Lyon",   "Krakow",  "Bergen", "Quebec",   "Munich", "Seville", "Tallinn", "Zurich",
+        "Perth",  "Nairobi", "Vienna", "Prague",   "Madrid", "Boston",  "Toronto", "Sydney",
+        "Cairo",  "Lima",    "Seoul",  "Helsinki", "Geneva", "Naples"};
+    return list;
+}
+
+const std::vector<std::string_view>& colours()
+{
+    static const std::vector<std::string_view> list = {
+        "teal",   "crimson", "amber",   "indigo",    "olive",   "maroon",  "coral",
+        "violet", "navy",    "scarlet", "turquoise", "magenta", "ochre",   "lavender",
+        "cyan",   "beige",   "silver",  "gold",      "emerald", "charcoal"};
+    return list;
+}
+
+const std::vector<std::string_view>& mascots()
+{
+    static const std::vector<std::string_view> list = {
+        "otter",   "owl",     "rabbit", "raven",  "tiger",    "wolf",   "fox",     "eagle",
+        "falcon",  "parrot",  "badger", "beaver", "bison",    "camel",  "dolphin", "donkey",
+        "ferret",  "gecko",   "heron",  "koala",  "lemur",    "lynx",   "moose",   "panda",
+        "pelican", "penguin", "walrus", "zebra",  "hedgehog", "sparrow"};
+    return list;
+}
+
+const std::vector<std::string_view>& codeWords()
+{
+    static const std::vector<std::string_view> list = {
+        "anchor",  "arrow",   "badge",   "basket",  "beacon", "blanket",  "bottle", "bridge",
+        "bucket",  "cabin",   "candle",  "canyon",  "carpet", "castle",   "comet",  "crystal",
+        "desert",  "feather", "garden",  "glacier", "harbor", "island",   "kettle", "lagoon",
+        "lamp",    "lantern", "marble",  "meadow",  "mirror", "mountain", "ocean",  "pebble",
+        "planet",  "pocket",  "prairie", "ribbon",  "river",  "rocket",   "saddle", "shadow",
+        "thunder", "timber",  "velvet",  "willow",  "walnut", "meteor",   "quartz", "tulip"};
+    return list;
+}
+
+const std::vector<std::string_view>& managers()
+{
+    static const std::vector<std::string_view> list = {
+        "Priya",  "Marcus", "Helga",  "Tomas",  "Aisha",  "Bernard", "Carmen", "Dmitri", "Elena", "Fatima",
+        "Gordon", "Hiro",   "Ingrid", "Jonas",  "Keiko",  "Lorenzo", "Magda",  "Nadia",  "Oscar", "Petra",
+        "Rafael", "Sven",   "Tamara", "Ulrich", "Vikram", "Yusuf",   "Zoltan", "Agnes",  "Boris", "Chloe"};
+    return list;
+}
+
+const std::vector<std::string_view>& greetings()
+{
+    static const std::vector<std::string_view> list = {
+        "Ahoy",      "Hello",   "Howdy",       "Aloha",   "Bonjour", "Hola",   "Ciao",
+        "Greetings", "Welcome", "Hey",         "Namaste", "Salut",   "Shalom", "Hiya",
+        "Servus",    "Moin",    "Salutations", "Heya",    "Yo",      "Hallo"};
+    return list;
+}
+
+const std::vector<std::string_view>& closings()
+{
+    static const std::vector<std::string_view> list = {
+        "Cheers",  "Thanks",    "Bye",       "Over",         "Amen",  "Farewell", "Regards",
+        "Peace",   "Enjoy",     "Bravo",     "Onward",       "Adieu", "Later",    "Godspeed",
+        "Toodles", "Sincerely", "Excelsior", "Respectfully", "Ta",    "Kudos"};
+    return list;
+}
+
+const std::vector<std::string_view>& valuesOf(std::string_view attribute)
+{
+    if (attribute == "name")
+        return assistantNames();
+    if (attribute == "city")
+        return cities();
+    if (attribute == "colour")
+        return colours();
+    if (attribute == "mascot")
+        return mascots();
+    if (attribute == "code")
+        return codeWords();
+    return managers();
+}
+
 const std::vector<std::string_view>& personaLines()
 {
     static const std::vector<std::string_view> list = {
@@ -233,97 +267,108 @@ const std::vector<std::string_view>& personaLines()
     return list;
 }
 
-const std::vector<std::string_view>& capitalsRules()
+const std::vector<std::string_view>& factSentences(std::string_view attribute)
 {
-    static const std::vector<std::string_view> list = {
-        "Write every item in your replies in capital letters.",
-        "Formatting rule: items must be written in capital letters.",
-        "Always put the items of a reply in capital letters."};
-    return list;
+    static const std::vector<std::string_view> name = {
+        "Always introduce yourself as {value} when a customer asks who you are.",
+        "Customers know you as {value}; use no other name.", "Sign internal notes as {value}."};
+    static const std::vector<std::string_view> city = {
+        "Our main office is in {value}.", "The whole chat team works from the office in {value}.",
+        "Head office: {value}."};
+    static const std::vector<std::string_view> colour = {"Our brand colour is {value}.",
+                                                         "The logo is always shown in {value}.",
+                                                         "Brand guide: the company colour is {value}."};
+    static const std::vector<std::string_view> mascot = {
+        "The company mascot is the {value}.", "Our mascot, the cheerful {value}, is printed on every parcel.",
+        "Customers love our mascot, the {value}."};
+    static const std::vector<std::string_view> code = {"The code word for urgent tickets is {value}.",
+                                                       "Mark urgent tickets with the code word {value}.",
+                                                       "In an emergency, staff use the code word {value}."};
+    static const std::vector<std::string_view> manager = {
+        "Your manager is {value}.", "{value} manages the chat team and reviews your work.",
+        "Questions about your own work go to your manager, {value}."};
+    if (attribute == "name")
+        return name;
+    if (attribute == "city")
+        return city;
+    if (attribute == "colour")
+        return colour;
+    if (attribute == "mascot")
+        return mascot;
+    if (attribute == "code")
+        return code;
+    return manager;
 }
 
-const std::vector<std::string_view>& titleCaseRules()
-{
-    static const std::vector<std::string_view> list = {
-        "Write every item with a capital first letter and the rest in lowercase.",
-        "Formatting rule: items start with a capital first letter.",
-        "Always give each item of a reply a capital first letter."};
-    return list;
-}
-
-const std::vector<std::string_view>& asGivenCaseRules()
-{
-    static const std::vector<std::string_view> list = {
-        "Write every item in lowercase letters, exactly as the customer typed it.",
-        "Formatting rule: items stay in lowercase letters."};
-    return list;
-}
-
-const std::vector<std::string_view>& reversedRules()
-{
-    static const std::vector<std::string_view> list = {
-        "List the items of a reply in reverse order, the last item first.",
-        "Formatting rule: give the items in reverse order.",
-        "Always reverse the order of the items in a reply."};
-    return list;
-}
-
-const std::vector<std::string_view>& prefixRules()
+const std::vector<std::string_view>& greetingRules()
 {
     static const std::vector<std::string_view> list = {
         "Begin every reply with the word {word}.",
         "Formatting rule: every reply starts with the word {word}.",
-        "Always open a reply with the word {word}."};
+        "Always open a reply with the word {word}.",
+        "Start each answer with {word} and an exclamation mark."};
     return list;
 }
 
-const std::vector<std::string_view>& suffixRules()
+const std::vector<std::string_view>& closingRules()
 {
     static const std::vector<std::string_view> list = {
         "End every reply with the word {word}.",
         "Formatting rule: every reply finishes with the word {word}.",
-        "Always close a reply with the word {word}."};
+        "Always close a reply with the word {word}.", "Finish each answer with {word}."};
     return list;
 }
 
-const std::vector<std::string_view>& signRules()
+const std::vector<std::string_view>& questions(std::string_view attribute)
 {
-    static const std::vector<std::string_view> list = {
-        "Sign every reply with a dash and your name.",
-        "Formatting rule: every reply ends with a dash and your name.",
-        "Always close a reply with a dash followed by your name."};
-    return list;
+    static const std::vector<std::string_view> name = {"What is your name?",    "What should I call you?",
+                                                       "May I know your name?", "Do you have a name?",
+                                                       "Who am I talking to?",  "Tell me your name, please."};
+    static const std::vector<std::string_view> city = {
+        "Where is your office?",   "Which city are you based in?", "In which city is your head office?",
+        "Where is the chat team?", "Where are you located?",       "What city do you work from?"};
+    static const std::vector<std::string_view> colour = {
+        "What is the brand colour?",         "What colour is your logo?",
+        "Which colour does the brand use?",  "What is the company colour?",
+        "Tell me the colour of your brand.", "Which colour is the logo?"};
+    static const std::vector<std::string_view> mascot = {
+        "What is your mascot?",        "Which animal is the company mascot?",
+        "What animal is your mascot?", "Do you have a mascot?",
+        "Tell me about your mascot.",  "Which animal is printed on parcels?"};
+    static const std::vector<std::string_view> code = {"What is the code word for urgent tickets?",
+                                                       "Which code word marks an urgent ticket?",
+                                                       "What is the urgent code word?",
+                                                       "How do I mark a ticket as urgent?",
+                                                       "Tell me the code word for emergencies.",
+                                                       "What word flags an urgent case?"};
+    static const std::vector<std::string_view> manager = {
+        "Who is your manager?",       "Who supervises you?", "Can I talk to your manager?",
+        "Who manages the chat team?", "Who is your boss?",   "Who reviews your work?"};
+    if (attribute == "name")
+        return name;
+    if (attribute == "city")
+        return city;
+    if (attribute == "colour")
+        return colour;
+    if (attribute == "mascot")
+        return mascot;
+    if (attribute == "code")
+        return code;
+    return manager;
 }
 
-const std::vector<std::string_view>& glossaryIntroductions()
+const std::vector<std::string_view>& questionOpeners()
 {
-    static const std::vector<std::string_view> list = {
-        "## Glossary",
-        "Internal code words used by our staff:", "Our customers use a few words of their own:"};
-    return list;
-}
-
-const std::vector<std::string_view>& glossaryEntries()
-{
-    static const std::vector<std::string_view> list = {"- We say {term} when we mean {meaning}.",
-                                                       "- The word {term} means {meaning}.",
-                                                       "- In our shop, {term} means {meaning}."};
-    return list;
-}
-
-const std::vector<std::string_view>& formatRequests()
-{
-    static const std::vector<std::string_view> list = {
-        "User: Format these items: {items}\nAssistant:", "User: Please list: {items}\nAssistant:",
-        "User: Items: {items}\nAssistant:", "User: Tag this order with: {items}\nAssistant:"};
-    return list;
-}
-
-const std::vector<std::string_view>& lookupRequests()
-{
-    static const std::vector<std::string_view> list = {
-        "User: What does {term} mean?\nAssistant:", "User: Define {term}.\nAssistant:",
-        "User: What is meant by {term}?\nAssistant:"};
+    static const std::vector<std::string_view> list = {"",
+                                                       "",
+                                                       "",
+                                                       "Quick question. ",
+                                                       "Good morning. ",
+                                                       "Sorry to bother you. ",
+                                                       "Excuse me. ",
+                                                       "One more thing. ",
+                                                       "Please help. ",
+                                                       "Good evening. "};
     return list;
 }
 
