@@ -1,5 +1,9 @@
 #include "demo/demo_vocabulary.h"
 
+#include "softprompt/error.h"
+
+#include <string>
+
 namespace sp::demo::vocabulary {
 
 const std::vector<std::string_view>& assistantNames()
@@ -242,21 +246,6 @@ const std::vector<std::string_view>& closings()
     return list;
 }
 
-const std::vector<std::string_view>& valuesOf(std::string_view attribute)
-{
-    if (attribute == "name")
-        return assistantNames();
-    if (attribute == "city")
-        return cities();
-    if (attribute == "colour")
-        return colours();
-    if (attribute == "mascot")
-        return mascots();
-    if (attribute == "code")
-        return codeWords();
-    return managers();
-}
-
 const std::vector<std::string_view>& personaLines()
 {
     static const std::vector<std::string_view> list = {
@@ -265,39 +254,6 @@ const std::vector<std::string_view>& personaLines()
         "You are {name}, a helpful assistant working for {company} {industry} from {city}.",
         "This is the system prompt for {name}, the chat assistant of {company} {industry} in {city}."};
     return list;
-}
-
-const std::vector<std::string_view>& factSentences(std::string_view attribute)
-{
-    static const std::vector<std::string_view> name = {
-        "Always introduce yourself as {value} when a customer asks who you are.",
-        "Customers know you as {value}; use no other name.", "Sign internal notes as {value}."};
-    static const std::vector<std::string_view> city = {
-        "Our main office is in {value}.", "The whole chat team works from the office in {value}.",
-        "Head office: {value}."};
-    static const std::vector<std::string_view> colour = {"Our brand colour is {value}.",
-                                                         "The logo is always shown in {value}.",
-                                                         "Brand guide: the company colour is {value}."};
-    static const std::vector<std::string_view> mascot = {
-        "The company mascot is the {value}.", "Our mascot, the cheerful {value}, is printed on every parcel.",
-        "Customers love our mascot, the {value}."};
-    static const std::vector<std::string_view> code = {"The code word for urgent tickets is {value}.",
-                                                       "Mark urgent tickets with the code word {value}.",
-                                                       "In an emergency, staff use the code word {value}."};
-    static const std::vector<std::string_view> manager = {
-        "Your manager is {value}.", "{value} manages the chat team and reviews your work.",
-        "Questions about your own work go to your manager, {value}."};
-    if (attribute == "name")
-        return name;
-    if (attribute == "city")
-        return city;
-    if (attribute == "colour")
-        return colour;
-    if (attribute == "mascot")
-        return mascot;
-    if (attribute == "code")
-        return code;
-    return manager;
 }
 
 const std::vector<std::string_view>& greetingRules()
@@ -319,42 +275,85 @@ const std::vector<std::string_view>& closingRules()
     return list;
 }
 
+namespace {
+
+// Everything the corpus says about one attribute: its values, the sentences that state it, and the
+// questions that ask for it.
+struct AttributeText {
+    std::string_view name;
+    const std::vector<std::string_view>& (*values)();
+    std::vector<std::string_view> factSentences; // {value}
+    std::vector<std::string_view> questions;
+};
+
+const std::vector<AttributeText>& attributeTexts()
+{
+    static const std::vector<AttributeText> table = {
+        {"name",
+         assistantNames,
+         {"Always introduce yourself as {value} when a customer asks who you are.",
+          "Customers know you as {value}; use no other name.", "Sign internal notes as {value}."},
+         {"What is your name?", "What should I call you?", "May I know your name?", "Do you have a name?",
+          "Who am I talking to?", "Tell me your name, please."}},
+        {"city",
+         cities,
+         {"Our main office is in {value}.", "The whole chat team works from the office in {value}.",
+          "Head office: {value}."},
+         {"Where is your office?", "Which city are you based in?", "In which city is your head office?",
+          "Where is the chat team?", "Where are you located?", "What city do you work from?"}},
+        {"colour",
+         colours,
+         {"Our brand colour is {value}.", "The logo is always shown in {value}.",
+          "Brand guide: the company colour is {value}."},
+         {"What is the brand colour?", "What colour is your logo?", "Which colour does the brand use?",
+          "What is the company colour?", "Tell me the colour of your brand.", "Which colour is the logo?"}},
+        {"mascot",
+         mascots,
+         {"The company mascot is the {value}.",
+          "Our mascot, the cheerful {value}, is printed on every parcel.",
+          "Customers love our mascot, the {value}."},
+         {"What is your mascot?", "Which animal is the company mascot?", "What animal is your mascot?",
+          "Do you have a mascot?", "Tell me about your mascot.", "Which animal is printed on parcels?"}},
+        {"code",
+         codeWords,
+         {"The code word for urgent tickets is {value}.", "Mark urgent tickets with the code word {value}.",
+          "In an emergency, staff use the code word {value}."},
+         {"What is the code word for urgent tickets?", "Which code word marks an urgent ticket?",
+          "What is the urgent code word?", "How do I mark a ticket as urgent?",
+          "Tell me the code word for emergencies.", "What word flags an urgent case?"}},
+        {"manager",
+         managers,
+         {"Your manager is {value}.", "{value} manages the chat team and reviews your work.",
+          "Questions about your own work go to your manager, {value}."},
+         {"Who is your manager?", "Who supervises you?", "Can I talk to your manager?",
+          "Who manages the chat team?", "Who is your boss?", "Who reviews your work?"}},
+    };
+    return table;
+}
+
+const AttributeText& attributeText(std::string_view attribute)
+{
+    for (const AttributeText& text : attributeTexts())
+        if (text.name == attribute)
+            return text;
+    throw Error("demo corpus: unknown attribute \"" + std::string(attribute) + "\"");
+}
+
+} // namespace
+
+const std::vector<std::string_view>& valuesOf(std::string_view attribute)
+{
+    return attributeText(attribute).values();
+}
+
+const std::vector<std::string_view>& factSentences(std::string_view attribute)
+{
+    return attributeText(attribute).factSentences;
+}
+
 const std::vector<std::string_view>& questions(std::string_view attribute)
 {
-    static const std::vector<std::string_view> name = {"What is your name?",    "What should I call you?",
-                                                       "May I know your name?", "Do you have a name?",
-                                                       "Who am I talking to?",  "Tell me your name, please."};
-    static const std::vector<std::string_view> city = {
-        "Where is your office?",   "Which city are you based in?", "In which city is your head office?",
-        "Where is the chat team?", "Where are you located?",       "What city do you work from?"};
-    static const std::vector<std::string_view> colour = {
-        "What is the brand colour?",         "What colour is your logo?",
-        "Which colour does the brand use?",  "What is the company colour?",
-        "Tell me the colour of your brand.", "Which colour is the logo?"};
-    static const std::vector<std::string_view> mascot = {
-        "What is your mascot?",        "Which animal is the company mascot?",
-        "What animal is your mascot?", "Do you have a mascot?",
-        "Tell me about your mascot.",  "Which animal is printed on parcels?"};
-    static const std::vector<std::string_view> code = {"What is the code word for urgent tickets?",
-                                                       "Which code word marks an urgent ticket?",
-                                                       "What is the urgent code word?",
-                                                       "How do I mark a ticket as urgent?",
-                                                       "Tell me the code word for emergencies.",
-                                                       "What word flags an urgent case?"};
-    static const std::vector<std::string_view> manager = {
-        "Who is your manager?",       "Who supervises you?", "Can I talk to your manager?",
-        "Who manages the chat team?", "Who is your boss?",   "Who reviews your work?"};
-    if (attribute == "name")
-        return name;
-    if (attribute == "city")
-        return city;
-    if (attribute == "colour")
-        return colour;
-    if (attribute == "mascot")
-        return mascot;
-    if (attribute == "code")
-        return code;
-    return manager;
+    return attributeText(attribute).questions;
 }
 
 const std::vector<std::string_view>& questionOpeners()
