@@ -76,6 +76,7 @@ void registerPretrain(CLI::App& app)
     sub->add_option("--warmup", options.warmupSteps)->group("");
     sub->add_option("--queries-per-context", options.queriesPerContext)->group("");
     sub->add_option("--contexts-per-step", options.contextsPerStep)->group("");
+    sub->add_option("--context-tokens-per-step", options.contextTokensPerStep)->group("");
     sub->add_option("--context-loss", options.contextLossWeight)->group("");
     sub->add_option("--context-loss-positions", options.contextLossPositions)->group("");
     sub->add_option("--curriculum", options.curriculumFraction)->group("");

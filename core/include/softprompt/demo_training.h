@@ -48,6 +48,7 @@ struct PretrainOptions {
     // Many contexts with few queries each: every context is one independent example of where its
     // facts are, and 16 of them per step learned to find them far faster than 1 with 32 queries.
     int contextsPerStep = 16;
+    int contextTokensPerStep = 4096; // fewer contexts per step once they hold this many tokens (0 = off)
     int queriesPerContext = 4;
     double contextLossWeight = 0.3; // LM loss on the context, next to the answer loss
     int contextLossPositions = 128; // context positions scored for it per context (0 = all)
@@ -60,7 +61,8 @@ struct PretrainOptions {
     int maxContextTokens = 1500;
 
     // A quick exact-match check on fresh contexts every evalEvery steps (0 = never), reported in
-    // the progress line. It costs about evalExamples / 4 training steps.
+    // the progress line; the model is saved to outDir after each. It costs about evalExamples / 4
+    // training steps.
     int evalEvery = 250;
     int evalExamples = 40;
 };

@@ -247,16 +247,28 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
 
         double stepAnswerLoss = 0.0;
         double stepContextLoss = 0.0;
-        for (int c = 0; c < options.contextsPerStep; ++c) {
+        // Up to contextsPerStep contexts, fewer once they hold contextTokensPerStep tokens: many short
+        // contexts teach where facts are, a few long ones that they can be anywhere.
+        std::vector<DemoContext> contexts;
+        std::vector<std::vector<std::int64_t>> contextIdLists;
+        std::int64_t stepContextTokens = 0;
+        while (int(contexts.size()) < options.contextsPerStep &&
+               (options.contextTokensPerStep <= 0 || stepContextTokens < options.contextTokensPerStep)) {
             DemoRules rules = generator.drawRules();
             // Early contexts state only a few of the facts: with little to search through, the
             // model first learns to find a value at all, then to find it among many.
             while (int(rules.facts.size()) > factCount)
                 rules.facts.erase(rules.facts.begin() +
                                   std::ptrdiff_t(mixSeed(factState++, 11) % rules.facts.size()));
-            const DemoContext context =
-                generator.contextWithRules(rules, drawContextLength(lengthState, lowTokens, highTokens));
-            const std::vector<std::int64_t> contextIds = encodeIds(tokenizer, context.text);
+            contexts.push_back(
+                generator.contextWithRules(rules, drawContextLength(lengthState, lowTokens, highTokens)));
+            contextIdLists.push_back(encodeIds(tokenizer, contexts.back().text));
+            stepContextTokens += std::int64_t(contextIdLists.back().size());
+        }
+        const double contextCount = double(contexts.size());
+        for (std::size_t c = 0; c < contexts.size(); ++c) {
+            const DemoContext& context = contexts[c];
+            const std::vector<std::int64_t>& contextIds = contextIdLists[c];
             const std::int64_t contextLength = std::int64_t(contextIds.size());
             const at::Tensor contextTensor =
                 at::tensor(contextIds, at::kLong).view({1, contextLength}); // [1, P]
@@ -310,11 +322,10 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
                 at::nll_loss(at::log_softmax(answerLogits.reshape({-1, answerLogits.size(2)}), -1),
                              batch.targets.reshape({-1}).to(device), {}, at::Reduction::Mean, -100); // []
 
-            const at::Tensor loss =
-                (answerLoss + options.contextLossWeight * contextLoss) / options.contextsPerStep;
+            const at::Tensor loss = (answerLoss + options.contextLossWeight * contextLoss) / contextCount;
             loss.backward();
-            stepAnswerLoss += answerLoss.item<double>() / options.contextsPerStep;
-            stepContextLoss += contextLoss.item<double>() / options.contextsPerStep;
+            stepAnswerLoss += answerLoss.item<double>() / contextCount;
+            stepContextLoss += contextLoss.item<double>() / contextCount;
         }
         if (!std::isfinite(stepAnswerLoss) || !std::isfinite(stepContextLoss))
             throw Error("pretrain-demo: the loss became " + std::to_string(stepAnswerLoss) + " at step " +
@@ -345,6 +356,8 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
                     " " + part + " " + std::to_string(int(std::lround(accuracy * 100))) + "%";
             for (const DemoEvalExample& sample : check.samples)
                 progress.lastSample += " [" + sample.expected + " |" + sample.withContext + "]";
+            // A usable model after every check: a run cut short still leaves one behind.
+            lm->save(options.outDir);
         }
         const double now = elapsed();
         if (onProgress && (now - lastReport >= 5.0 || step + 1 == totalSteps || evaluate)) {
