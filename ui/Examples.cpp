@@ -13,11 +13,11 @@
 namespace spui {
 namespace {
 
-// Titles and order from an index file (index.json: [{"name": ..., "title": ...}] or
-// {"examples": [...]}), when the examples folder has one.
-std::vector<std::pair<QString, QString>> readIndex(const QDir& root)
+// Titles, suggested training settings and order from an index file (index.json:
+// [{"name": ..., "title": ...}] or {"examples": [...]}), when the examples folder has one.
+std::vector<ExampleInfo> readIndex(const QDir& root)
 {
-    std::vector<std::pair<QString, QString>> entries;
+    std::vector<ExampleInfo> entries;
     for (const QString& file : {QStringLiteral("index.json"), QStringLiteral("examples.json")}) {
         QFile index(root.filePath(file));
         if (!index.open(QIODevice::ReadOnly))
@@ -32,8 +32,16 @@ std::vector<std::pair<QString, QString>> readIndex(const QDir& root)
                 name = object.value(QLatin1String("folder")).toString();
             if (name.isEmpty())
                 name = object.value(QLatin1String("id")).toString();
-            if (!name.isEmpty())
-                entries.emplace_back(name, object.value(QLatin1String("title")).toString());
+            if (name.isEmpty())
+                continue;
+            ExampleInfo entry;
+            entry.name = name;
+            entry.title = object.value(QLatin1String("title")).toString();
+            const QJsonObject training = object.value(QLatin1String("training")).toObject();
+            entry.suggestedTarget = training.value(QLatin1String("target")).toString();
+            entry.suggestedLength = training.value(QLatin1String("length")).toInt();
+            entry.suggestedSteps = training.value(QLatin1String("steps")).toInt();
+            entries.push_back(entry);
         }
         break;
     }
@@ -52,19 +60,25 @@ std::vector<ExampleInfo> listExamples()
     }
     const QDir root(directory);
     std::vector<ExampleInfo> examples;
-    auto add = [&](const QString& name, const QString& title) {
-        const QString folder = root.filePath(name);
+    auto add = [&](ExampleInfo entry) {
+        const QString folder = root.filePath(entry.name);
         if (!QFile::exists(QDir(folder).filePath(QStringLiteral("context.txt"))))
             return;
         for (const ExampleInfo& existing : examples)
-            if (existing.name == name)
+            if (existing.name == entry.name)
                 return;
-        examples.push_back({name, title.isEmpty() ? name : title, QDir(folder).absolutePath()});
+        if (entry.title.isEmpty())
+            entry.title = entry.name;
+        entry.folder = QDir(folder).absolutePath();
+        examples.push_back(entry);
     };
-    for (const auto& [name, title] : readIndex(root))
-        add(name, title);
-    for (const QString& name : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name))
-        add(name, QString());
+    for (const ExampleInfo& entry : readIndex(root))
+        add(entry);
+    for (const QString& name : root.entryList(QDir::Dirs | QDir::NoDotAndDotDot, QDir::Name)) {
+        ExampleInfo entry;
+        entry.name = name;
+        add(entry);
+    }
     return examples;
 }
 

@@ -13,6 +13,11 @@ struct ExampleInfo {
     QString name;   // the folder name
     QString title;  // from the index when it has one, else the name
     QString folder; // absolute
+    // The training settings the index suggests for this example ("training": {"target": ...,
+    // "length": ..., "steps": ...}); empty or 0 where it suggests none.
+    QString suggestedTarget;
+    int suggestedLength = 0;
+    int suggestedSteps = 0;
 };
 
 // Every example folder that holds a context.txt, in the index's order when there is one, else by

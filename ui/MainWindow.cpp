@@ -346,6 +346,7 @@ bool MainWindow::openExample(const QString& name, QString* error)
             session_->setContextName(example.title);
             contextEditor_->setText(content.context, example.title);
             session_->queries()->setQueries(std::move(content.queries));
+            applySuggestedTraining(example);
             return true;
         } catch (const std::exception& e) {
             if (error)
@@ -356,6 +357,25 @@ bool MainWindow::openExample(const QString& name, QString* error)
     if (error)
         *error = tr("There is no example called \"%1\".").arg(name);
     return false;
+}
+
+void MainWindow::applySuggestedTraining(const ExampleInfo& example)
+{
+    if (example.suggestedTarget.isEmpty() && example.suggestedSteps <= 0)
+        return;
+    sp::TrainConfig config = trainingPanel_->config();
+    if (!example.suggestedTarget.isEmpty()) {
+        try {
+            config.target = sp::targetKindFromKey(toStd(example.suggestedTarget));
+        } catch (const std::exception&) {
+            return; // an index from a newer version: keep the panel as it is
+        }
+    }
+    if (example.suggestedLength > 0)
+        config.continuationLength = example.suggestedLength;
+    if (example.suggestedSteps > 0)
+        config.steps = example.suggestedSteps;
+    trainingPanel_->setConfig(config);
 }
 
 void MainWindow::openContextFile()

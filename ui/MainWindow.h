@@ -10,6 +10,8 @@ class QCloseEvent;
 
 namespace spui {
 
+struct ExampleInfo;
+
 class Session;
 class ModelBar;
 class ContextEditor;
@@ -56,6 +58,7 @@ protected:
 
 private:
     void buildMenus();
+    void applySuggestedTraining(const ExampleInfo& example);
     void updateStatus();
     void onOutcome();
     void openContextFile();

@@ -4,6 +4,7 @@
 #include "CurvePlot.h"
 #include "MainWindow.h"
 #include "Session.h"
+#include "TrainingPanel.h"
 #include "ui_test_support.h"
 
 #include <QAction>
@@ -12,6 +13,7 @@
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QTemporaryDir>
 
 class TestMainWindow : public QObject {
     Q_OBJECT
@@ -44,6 +46,42 @@ private slots:
             shortcuts << action->shortcut();
         for (QKeySequence::StandardKey key : {QKeySequence::Open, QKeySequence::Quit, QKeySequence::Print})
             QVERIFY2(shortcuts.contains(QKeySequence(key)), qPrintable(QKeySequence(key).toString()));
+    }
+
+    void examplesSuggestTheirTrainingSettings()
+    {
+        // An examples folder whose index suggests a continuation target, as the shipped one does.
+        QTemporaryDir data;
+        QVERIFY(data.isValid());
+        const QDir examples(data.filePath("examples"));
+        QVERIFY(examples.mkpath("shop"));
+        QVERIFY(examples.mkpath("plain"));
+        auto write = [](const QString& path, const QByteArray& text) {
+            QFile file(path);
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            file.write(text);
+        };
+        write(examples.filePath("examples.json"),
+              R"({"examples": [{"id": "shop", "title": "Shop", "training": {"target": "continuation",)"
+              R"( "length": 6, "steps": 300}}, {"id": "plain", "title": "Plain"}]})");
+        for (const char* name : {"shop", "plain"}) {
+            write(examples.filePath(QString(name) + "/context.txt"), "Always answer politely.\n");
+            write(examples.filePath(QString(name) + "/train.jsonl"), R"({"query": "Hello?"})"
+                                                                     "\n");
+        }
+        qputenv("SOFTPROMPT_DATA_DIR", data.path().toUtf8());
+        spui::MainWindow window;
+        sp::TrainConfig defaults = window.trainingPanel()->config();
+        QCOMPARE(defaults.target, sp::TargetKind::NextToken);
+        QVERIFY(window.openExample("plain"));
+        QCOMPARE(window.trainingPanel()->config().target, sp::TargetKind::NextToken);
+        QVERIFY(window.openExample("shop"));
+        const sp::TrainConfig suggested = window.trainingPanel()->config();
+        QCOMPARE(suggested.target, sp::TargetKind::Continuation);
+        QCOMPARE(suggested.continuationLength, 6);
+        QCOMPARE(suggested.steps, 300);
+        QCOMPARE(suggested.k, defaults.k); // the rest stays the user's
+        qunsetenv("SOFTPROMPT_DATA_DIR");
     }
 
     void windowStatePersists()

@@ -138,14 +138,18 @@ std::vector<WrittenExample> writeDemoExamples(const std::string& outDir, std::ui
         example.trainQueries = int(train.size());
         example.heldoutQueries = int(heldout.size());
         written.push_back(example);
-        index["examples"].push_back({{"id", spec.id},
-                                     {"title", spec.title},
-                                     {"description", spec.description},
-                                     {"rules", spec.rules.summary()},
-                                     {"context", spec.id + "/context.txt"},
-                                     {"train", spec.id + "/train.jsonl"},
-                                     {"heldout", spec.id + "/heldout.jsonl"},
-                                     {"context_tokens", example.contextTokens}});
+        index["examples"].push_back(
+            {{"id", spec.id},
+             {"title", spec.title},
+             {"description", spec.description},
+             {"rules", spec.rules.summary()},
+             {"context", spec.id + "/context.txt"},
+             {"train", spec.id + "/train.jsonl"},
+             {"heldout", spec.id + "/heldout.jsonl"},
+             {"context_tokens", example.contextTokens},
+             // The whole reply (greeting, fact, closing and end) is what σ
+             // must carry; the next token alone is only the greeting.
+             {"training", {{"target", "continuation"}, {"length", 6}, {"steps", 300}}}});
     }
     index["regenerate"] =
         "softprompt make-demo-examples --out resources/examples --seed " + std::to_string(seed);
