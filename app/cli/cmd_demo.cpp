@@ -62,6 +62,8 @@ void registerPretrain(CLI::App& app)
                     "result depends only on the seed")
         ->capture_default_str();
     sub->add_option("--steps", options.steps, "Number of optimiser steps (overrides --minutes)");
+    sub->add_option("--stop-after", options.stopAfterSteps,
+                    "Stop after this many of the planned steps (the checkpoint that run saves there)");
     sub->add_option("--device", options.device, "cpu or cuda")->capture_default_str();
     sub->add_option("--seed", options.seed, "Seed of the tokenizer, the weights and the data")
         ->capture_default_str();

@@ -19,6 +19,9 @@ struct PretrainOptions {
     double minutes = 60.0;       // sets the number of optimiser steps (steps = minutes * stepsPerMinute)
     double stepsPerMinute = 0.0; // 0 = the rate measured on one idle core for the default model
     int steps = 0;               // > 0 overrides minutes
+    // > 0: stop after this many steps of a run planned for `steps` (same schedule, so the result is
+    // the checkpoint that run writes at that step).
+    int stopAfterSteps = 0;
     std::string device = "cpu";
     // CPU threads. One by default: the run is then bit-reproducible on any machine, and on a shared
     // 2-core CPU two OpenMP threads were 6x slower than one (they spin-wait for a taken core).
@@ -55,7 +58,7 @@ struct PretrainOptions {
 
     // Curriculum: contexts grow from short (only the rules and one fact) to the full range over the
     // first part of training, while the number of facts stated grows from 1 to all of them.
-    double curriculumFraction = 0.5;
+    double curriculumFraction = 0.7;
     int curriculumStartMaxTokens = 40;
     int minContextTokens = 300; // after the curriculum
     int maxContextTokens = 1500;

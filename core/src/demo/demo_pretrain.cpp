@@ -223,7 +223,9 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     double lastReport = -1e9;
     PretrainProgress progress;
     progress.totalSteps = totalSteps;
-    for (int step = 0; step < totalSteps; ++step) {
+    const int lastStep =
+        options.stopAfterSteps > 0 ? std::min(options.stopAfterSteps, totalSteps) : totalSteps;
+    for (int step = 0; step < lastStep; ++step) {
         const double fraction = double(step) / double(totalSteps);
         int lowTokens = options.minContextTokens;
         int highTokens = options.maxContextTokens;
@@ -340,7 +342,7 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
         contextLossMean =
             step == 0 ? stepContextLoss : smoothing * contextLossMean + (1 - smoothing) * stepContextLoss;
         const bool evaluate =
-            options.evalEvery > 0 && ((step + 1) % options.evalEvery == 0 || step + 1 == totalSteps);
+            options.evalEvery > 0 && ((step + 1) % options.evalEvery == 0 || step + 1 == lastStep);
         if (evaluate) {
             DemoCorpusOptions evalCorpus;
             evalCorpus.minContextTokens = std::min(options.minContextTokens, options.maxContextTokens);
@@ -360,7 +362,7 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
             lm->save(options.outDir);
         }
         const double now = elapsed();
-        if (onProgress && (now - lastReport >= 5.0 || step + 1 == totalSteps || evaluate)) {
+        if (onProgress && (now - lastReport >= 5.0 || step + 1 == lastStep || evaluate)) {
             lastReport = now;
             progress.step = step + 1;
             progress.answerLoss = answerLossMean;
@@ -368,7 +370,7 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
             progress.learningRate = lr;
             progress.maxContextTokens = highTokens;
             progress.elapsedSeconds = now;
-            progress.etaSeconds = now / double(step + 1) * double(totalSteps - step - 1);
+            progress.etaSeconds = now / double(step + 1) * double(lastStep - step - 1);
             onProgress(progress);
         }
     }
@@ -377,7 +379,7 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     lm->save(options.outDir);
 
     PretrainResult result;
-    result.steps = totalSteps;
+    result.steps = lastStep;
     result.seconds = elapsed();
     result.finalAnswerLoss = answerLossMean;
     result.parameterCount = parameterCount;
