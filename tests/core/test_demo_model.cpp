@@ -15,6 +15,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <map>
+
 #include <cmath>
 #include <filesystem>
 
@@ -176,14 +178,20 @@ private Q_SLOTS:
         const sp::ModelHandle model = sp::ModelHandle::load("demo");
         QCOMPARE(model.summary().modelType, std::string("llama"));
         QVERIFY(model.tokenizer().tokenToId(kDemoEndOfText).has_value());
-        // A few fresh held-out contexts: the model follows their rules, and without them it cannot.
+        // Fresh held-out contexts: the model follows their reply rules and finds facts in them, and
+        // without the context it cannot. Its measured exact match on 500 contexts is in the README;
+        // these bounds hold for the shipped model with room for the sampling noise of 24 contexts.
         DemoEvalOptions options;
-        options.examples = 12;
+        options.examples = 24;
         options.seed = 99;
         const DemoEvalResult result = evaluateDemoModel(options);
-        QCOMPARE(result.examples, 12);
-        QVERIFY2(result.withContext >= 0.75, qPrintable(QString::number(result.withContext)));
-        QVERIFY2(result.withoutContext <= 0.25, qPrintable(QString::number(result.withoutContext)));
+        QCOMPARE(result.examples, 24);
+        std::map<std::string, double> parts(result.tokenAccuracyByPart.begin(),
+                                            result.tokenAccuracyByPart.end());
+        QVERIFY2(parts["greeting"] >= 0.9, qPrintable(QString::number(parts["greeting"])));
+        QVERIFY2(parts["closing"] >= 0.9, qPrintable(QString::number(parts["closing"])));
+        QVERIFY2(result.withContext >= 0.3, qPrintable(QString::number(result.withContext)));
+        QVERIFY2(result.withoutContext <= 0.05, qPrintable(QString::number(result.withoutContext)));
     }
 };
 
