@@ -342,8 +342,11 @@ void TrainingPanel::onActivity()
     stopButton_->setEnabled(training);
     if (!training)
         pauseButton_->setText(tr("&Pause"));
+    const QString noModel = tr("Load a model to train.");
     if (!session_->hasModel() && idle)
-        phase_->setText(tr("Load a model to train."));
+        phase_->setText(noModel);
+    else if (session_->hasModel() && phase_->text() == noModel) // the model has arrived since
+        phase_->setText(tr("Ready: press Train."));
 }
 
 void TrainingPanel::onPhase(const QString& phase, double fraction)
