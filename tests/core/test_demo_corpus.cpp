@@ -1,6 +1,7 @@
 // The demo corpus and its tokenizer: determinism, variety, lengths, answers that need the context,
 // and a byte-level BPE that sp::Tokenizer reads and that round-trips any UTF-8.
 #include "demo/byte_level_bpe.h"
+#include "demo/demo_vocabulary.h"
 #include "softprompt/demo_corpus.h"
 #include "softprompt/demo_examples.h"
 #include "softprompt/demo_tokenizer.h"
@@ -202,6 +203,16 @@ private Q_SLOTS:
         rules.greeting = greeting.toStdString();
         rules.closing = closing.toStdString();
         QCOMPARE(QString::fromStdString(rules.reply(value.toStdString())), expected);
+        // The pieces are the reply, in order, each with its part.
+        std::string joined;
+        std::vector<std::string> parts;
+        for (const auto& [part, piece] : rules.replyPieces(value.toStdString())) {
+            joined += piece;
+            parts.push_back(part);
+        }
+        QCOMPARE(QString::fromStdString(joined), expected);
+        QCOMPARE(parts,
+                 (std::vector<std::string>{"greeting", "punctuation", "value", "punctuation", "closing"}));
     }
 
     void contextStatesItsRules()
@@ -227,6 +238,17 @@ private Q_SLOTS:
         QCOMPARE(asked.size(), demoAttributes().size());
         QVERIFY_THROWS_EXCEPTION(sp::Error, generator.contextWithRules(DemoRules{}, 600));
         QVERIFY_THROWS_EXCEPTION(sp::Error, rules.value("weather"));
+    }
+
+    void replyWordClassesFollowTheAttributes()
+    {
+        // Class order is part of the seeded model: the values of each attribute, then greetings, closings.
+        const auto& classes = vocabulary::replyWordClasses();
+        QCOMPARE(classes.size(), demoAttributes().size() + 2);
+        for (std::size_t i = 0; i < demoAttributes().size(); ++i)
+            QVERIFY(classes[i] == &vocabulary::valuesOf(demoAttributes()[i]));
+        QVERIFY(classes[classes.size() - 2] == &vocabulary::greetings());
+        QVERIFY(classes.back() == &vocabulary::closings());
     }
 
     void heldoutPhrasingsAreKeptApart()

@@ -41,6 +41,9 @@ struct DemoRules {
     const std::string& value(const std::string& attribute) const; // throws sp::Error if absent
     // The reply that states `value`: " <greeting>! <value>. <closing>".
     std::string reply(const std::string& value) const;
+    // The same reply in pieces, each with the part of the reply it is: {"greeting", " Ahoy"},
+    // {"punctuation", "!"}, {"value", " Lisbon"}, {"punctuation", "."}, {"closing", " Cheers"}.
+    std::vector<std::pair<std::string, std::string>> replyPieces(const std::string& value) const;
     // Short human-readable list, e.g. {"begins with: Ahoy", "ends with: Cheers", "city: Lisbon"}.
     std::vector<std::string> summary() const;
 };

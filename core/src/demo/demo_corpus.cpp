@@ -99,9 +99,21 @@ const std::string& DemoRules::value(const std::string& attribute) const
     throw Error("demo corpus: the context states no value for \"" + attribute + "\"");
 }
 
+std::vector<std::pair<std::string, std::string>> DemoRules::replyPieces(const std::string& factValue) const
+{
+    return {{"greeting", " " + greeting},
+            {"punctuation", "!"},
+            {"value", " " + factValue},
+            {"punctuation", "."},
+            {"closing", " " + closing}};
+}
+
 std::string DemoRules::reply(const std::string& factValue) const
 {
-    return " " + greeting + "! " + factValue + ". " + closing;
+    std::string text;
+    for (const auto& [part, piece] : replyPieces(factValue))
+        text += piece;
+    return text;
 }
 
 std::vector<std::string> DemoRules::summary() const

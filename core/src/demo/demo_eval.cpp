@@ -65,24 +65,14 @@ std::vector<std::int64_t> replyAfterContext(const model::CausalLM& lm, const mod
 std::vector<std::string> replyParts(const Tokenizer& tokenizer, const DemoRules& rules,
                                     const DemoQuery& query, std::size_t answerTokens)
 {
-    std::vector<std::string> parts(answerTokens, "punctuation");
-    if (answerTokens == 0)
-        return parts;
-    parts.back() = "end";
-    const std::vector<std::int64_t> greeting = encodeIds(tokenizer, " " + rules.greeting);
-    const std::vector<std::int64_t> value = encodeIds(tokenizer, " " + rules.value(query.attribute));
-    const std::vector<std::int64_t> closing = encodeIds(tokenizer, " " + rules.closing);
-    // Layout: greeting, "!", value, ".", closing, end (each word may be several tokens).
+    std::vector<std::string> parts(answerTokens, "end");
+    // Each piece is a pre-token of its own, so its tokens are the reply's tokens at that place.
     std::size_t at = 0;
-    auto mark = [&](std::size_t count, const char* part) {
-        for (std::size_t i = 0; i < count && at < answerTokens - 1; ++i)
+    for (const auto& [part, piece] : rules.replyPieces(rules.value(query.attribute))) {
+        const std::size_t tokens = encodeIds(tokenizer, piece).size();
+        for (std::size_t i = 0; i < tokens && at + 1 < answerTokens; ++i)
             parts[at++] = part;
-    };
-    mark(greeting.size(), "greeting");
-    mark(1, "punctuation");
-    mark(value.size(), "value");
-    mark(1, "punctuation");
-    mark(closing.size(), "closing");
+    }
     return parts;
 }
 

@@ -110,10 +110,8 @@ void structureWordEmbeddings(const model::CausalLM& model, const Tokenizer& toke
                 embedding[ids.front()].add_(shared.to(embedding.device()));
         }
     };
-    for (const std::string& attribute : demoAttributes())
-        addClass(vocabulary::valuesOf(attribute));
-    addClass(vocabulary::greetings());
-    addClass(vocabulary::closings());
+    for (const auto* words : vocabulary::replyWordClasses())
+        addClass(*words);
 }
 
 int drawContextLength(std::uint64_t& state, int low, int high)
@@ -179,11 +177,7 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     const std::int64_t endOfText = *endOfTextId;
     // Replies are copied word by word from the context; a word split into pieces would have to be
     // copied piece by piece, which a model this small learns far more slowly.
-    std::vector<const std::vector<std::string_view>*> replyWordLists = {&vocabulary::greetings(),
-                                                                        &vocabulary::closings()};
-    for (const std::string& attribute : demoAttributes())
-        replyWordLists.push_back(&vocabulary::valuesOf(attribute));
-    for (const auto* list : replyWordLists)
+    for (const auto* list : vocabulary::replyWordClasses())
         for (std::string_view word : *list)
             if (tokenizer.encode(" " + std::string(word)).size() != 1)
                 throw Error("pretrain-demo: \"" + std::string(word) +

@@ -20,10 +20,7 @@ TrainedBpe trainDemoBpe(const DemoTokenizerOptions& options)
     }
     // Answer words, as they appear after a space in replies, often enough to outrank filler merges.
     std::string answerWords;
-    for (const std::string& attribute : demoAttributes())
-        for (std::string_view value : vocabulary::valuesOf(attribute))
-            answerWords += " " + std::string(value);
-    for (const auto* list : {&vocabulary::greetings(), &vocabulary::closings()})
+    for (const auto* list : vocabulary::replyWordClasses())
         for (std::string_view word : *list)
             answerWords += " " + std::string(word);
     for (int repeat = 0; repeat < 3000; ++repeat)

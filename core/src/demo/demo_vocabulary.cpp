@@ -356,6 +356,19 @@ const std::vector<std::string_view>& questions(std::string_view attribute)
     return attributeText(attribute).questions;
 }
 
+const std::vector<const std::vector<std::string_view>*>& replyWordClasses()
+{
+    static const std::vector<const std::vector<std::string_view>*> classes = [] {
+        std::vector<const std::vector<std::string_view>*> lists;
+        for (const AttributeText& text : attributeTexts())
+            lists.push_back(&text.values());
+        lists.push_back(&greetings());
+        lists.push_back(&closings());
+        return lists;
+    }();
+    return classes;
+}
+
 const std::vector<std::string_view>& questionOpeners()
 {
     static const std::vector<std::string_view> list = {"",

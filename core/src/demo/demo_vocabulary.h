@@ -18,6 +18,9 @@ const std::vector<std::string_view>& valuesOf(std::string_view attribute);
 // Words a reply begins or ends with.
 const std::vector<std::string_view>& greetings();
 const std::vector<std::string_view>& closings();
+// Every list a reply word comes from, each a class of its own: the values of each attribute (in
+// demoAttributes() order), then the greetings, then the closings.
+const std::vector<const std::vector<std::string_view>*>& replyWordClasses();
 
 // Filler only (never asked for).
 const std::vector<std::string_view>& companyStems();
