@@ -81,6 +81,14 @@ void registerPretrain(CLI::App& app)
     sub->add_option("--context-tokens-per-step", options.contextTokensPerStep)->group("");
     sub->add_option("--context-loss", options.contextLossWeight)->group("");
     sub->add_option("--context-loss-positions", options.contextLossPositions)->group("");
+    sub->add_option("--batch-contexts", options.batchContexts,
+                    "1: all of a step's contexts in one padded batch (fast on a GPU); 0: one at a time; "
+                    "-1: 1 on CUDA, 0 on the CPU")
+        ->capture_default_str();
+    sub->add_option("--data-threads", options.dataThreads,
+                    "Threads drawing the training data ahead (0: one stream on the training thread, as the "
+                    "shipped model was trained; -1: 0 on the CPU, up to 8 on CUDA)")
+        ->capture_default_str();
     sub->add_option("--curriculum", options.curriculumFraction)->group("");
     sub->add_option("--min-context", options.minContextTokens)->group("");
     sub->add_option("--max-context", options.maxContextTokens)->group("");

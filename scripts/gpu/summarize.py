@@ -38,6 +38,35 @@ def junit(path):
     return result
 
 
+def demo_pretrain(folder):
+    """Each demo pretraining run: its command, last progress line, last exact-match check and, when
+    it finished, the CLI's result JSON."""
+    runs = {}
+    if not os.path.isdir(folder):
+        return runs
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".log"):
+            continue
+        lines = [line.strip() for line in open(os.path.join(folder, name), errors="replace") if line.strip()]
+        progress = [line for line in lines if line.startswith("step ")]
+        checks = [line for line in progress if "exact match" in line]
+        run = {"last_progress": re.sub(r"  exact match.*", "", progress[-1]) if progress else None,
+               "last_check": checks[-1][:300] if checks else None,
+               "checks": [re.sub(r"^step (\d+)/\d+.*exact match (\d+)%.*", r"\1:\2%", line) for line in checks]}
+        if lines and lines[-1].startswith("{"):
+            try:
+                run["result"] = json.loads(lines[-1])
+            except ValueError:
+                pass
+        elif lines and not lines[-1].startswith("step "):
+            run["error"] = lines[-1][:300]
+        command = os.path.join(folder, name[:-4] + ".command")
+        if os.path.exists(command):
+            run["command"] = open(command).read().strip()
+        runs[name[:-4]] = run
+    return runs
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -64,6 +93,7 @@ def main():
         cuda_numbers = [line.strip() for line in open(cuda_log, errors="replace")
                         if line.startswith(("QINFO", "FAIL", "SKIP"))][:80]
     peft = load_json(os.path.join(out, "peft_compare.json")) or {}
+    demo = demo_pretrain(os.path.join(work, "demo"))
     torch_info = env.get("torch", {})
     summary = {
         "budget_seconds": args.budget, "elapsed_seconds": args.elapsed,
@@ -78,6 +108,7 @@ def main():
         "phases": phases,
         "test_cuda": {"junit": junit(os.path.join(out, "test_cuda.xml")), "numbers": cuda_numbers},
         "core_tests": junit(os.path.join(out, "ctest_junit.xml")),
+        "demo_pretrain": demo,
         "train_bench": {name: {key: value.get(key) for key in (
             "steps_per_second", "tokens_per_second", "achieved_gflops", "gemm_gflops_1024",
             "fraction_of_gemm_1024", "model_gflop_per_step", "device", "prefill_tokens_per_s",
@@ -108,6 +139,8 @@ def main():
         lines.append("peft_compare %s: %s" % (name, json.dumps(run)[:400]))
     if summary["peft_compare"]["comparison"]:
         lines.append("comparison: %s" % json.dumps(summary["peft_compare"]["comparison"])[:800])
+    for name, run in demo.items():
+        lines.append("demo_pretrain %s: %s" % (name, json.dumps(run)[:600]))
     if summary["peft_compare"]["error"]:
         lines.append("peft_compare error: %s" % summary["peft_compare"]["error"])
     text = "\n".join(lines) + "\n"

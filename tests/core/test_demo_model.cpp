@@ -3,6 +3,8 @@
 // loader and answers from its context.
 #include "demo/adamw.h"
 #include "demo/demo_batches.h"
+#include "demo/demo_step_loss.h"
+#include "model/causal_lm.h"
 #include "model/loaded_model.h"
 #include "softprompt/demo_corpus.h"
 #include "softprompt/demo_tokenizer.h"
@@ -16,6 +18,7 @@
 #include <QtTest>
 
 #include <map>
+#include <set>
 
 #include <cmath>
 #include <filesystem>
@@ -155,6 +158,114 @@ private Q_SLOTS:
         pretrainDemoModel(other);
         QVERIFY(sp::sha256File((fs::path(first.path().toStdString()) / "model.safetensors").string()) !=
                 sp::sha256File((fs::path(third.path().toStdString()) / "model.safetensors").string()));
+    }
+
+    // With worker threads drawing the data, each step has a stream of its own: the result depends on
+    // the seed, not on how many threads drew it (nor on which finished first).
+    void dataThreadsDoNotChangeTheResult()
+    {
+        QTemporaryDir one;
+        QTemporaryDir three;
+        QTemporaryDir sequential;
+        PretrainOptions options = tinyPretrainOptions(one.path().toStdString());
+        options.steps = 4;
+        options.dataThreads = 1;
+        const PretrainResult first = pretrainDemoModel(options);
+        options.outDir = three.path().toStdString();
+        options.dataThreads = 3;
+        const PretrainResult second = pretrainDemoModel(options);
+        options.outDir = sequential.path().toStdString();
+        options.dataThreads = 0;
+        pretrainDemoModel(options);
+        QCOMPARE(first.steps, 4);
+        QCOMPARE(second.finalAnswerLoss, first.finalAnswerLoss);
+        auto weights = [](const QTemporaryDir& folder) {
+            return sp::sha256File((fs::path(folder.path().toStdString()) / "model.safetensors").string());
+        };
+        QCOMPARE(weights(three), weights(one));
+        // The per-step streams are other data than the one stream of the sequential mode.
+        QVERIFY(weights(sequential) != weights(one));
+    }
+
+    // The padded all-contexts batch (what pretrain-demo uses on CUDA) must compute the same losses
+    // and gradients as one context at a time: contexts, queries and scored positions of different
+    // lengths, so that every kind of padding is exercised. Float32, tolerance 2e-5 (relative to the
+    // largest gradient for the gradients).
+    void batchedStepMatchesPerContext()
+    {
+        sp::ModelConfig config;
+        config.modelType = "llama";
+        config.architecture = sp::Architecture::Llama;
+        config.vocabSize = 61;
+        config.hiddenSize = 16;
+        config.numLayers = 2;
+        config.numHeads = 4;
+        config.numKeyValueHeads = 2;
+        config.headDim = 4;
+        config.intermediateSize = 24;
+        config.maxPositionEmbeddings = 128;
+        config.activation = "silu";
+        config.normEpsilon = 1e-6;
+        config.ropeTheta = 10000.0;
+        const std::shared_ptr<sp::model::CausalLM> lm = sp::model::CausalLM::createRandom(config, 11);
+        lm->setTrainable(true);
+        std::vector<at::Tensor> parameters;
+        std::set<const void*> seen;
+        for (const auto& [name, tensor] : lm->namedParameters())
+            if (seen.insert(tensor.unsafeGetTensorImpl()).second)
+                parameters.push_back(tensor);
+
+        std::uint64_t state = 3;
+        auto draw = [&state](std::int64_t bound) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            return std::int64_t((state >> 33) % std::uint64_t(bound));
+        };
+        std::vector<PreparedContext> contexts;
+        for (std::int64_t length : {9, 23, 5}) {
+            PreparedContext context;
+            for (std::int64_t i = 0; i < length; ++i)
+                context.ids.push_back(3 + draw(55));
+            for (std::int64_t p = 0; p + 1 < length; p += 1 + draw(3))
+                context.scoredPositions.push_back(p);
+            for (int q = 0; q < 2 + int(length % 2); ++q) {
+                TokenizedQuery query;
+                for (std::int64_t i = 0; i < 2 + draw(4); ++i)
+                    query.query.push_back(3 + draw(55));
+                for (std::int64_t i = 0; i < 1 + draw(3); ++i)
+                    query.answer.push_back(3 + draw(55));
+                query.answer.push_back(2);
+                context.queries.push_back(query);
+            }
+            contexts.push_back(context);
+        }
+
+        auto run = [&](bool batched) {
+            for (at::Tensor& parameter : parameters)
+                if (parameter.grad().defined())
+                    parameter.grad().zero_();
+            const at::Tensor losses = backwardStepLosses(*lm, contexts, 0.3, 2, batched); // [2, C]
+            std::vector<at::Tensor> gradients;
+            for (const at::Tensor& parameter : parameters)
+                gradients.push_back(parameter.grad().clone());
+            return std::make_pair(losses, gradients);
+        };
+        const auto [perContextLosses, perContextGradients] = run(false);
+        const auto [batchedLosses, batchedGradients] = run(true);
+        QCOMPARE(perContextLosses.sizes().vec(), (std::vector<std::int64_t>{2, 3}));
+        QCOMPARE(batchedLosses.sizes().vec(), (std::vector<std::int64_t>{2, 3}));
+        QVERIFY(perContextLosses.min().item<double>() > 1.0); // untrained: near log(61) = 4.1
+        const double lossError = (perContextLosses - batchedLosses).abs().max().item<double>();
+        QVERIFY2(lossError < 2e-5, qPrintable(QStringLiteral("loss difference %1").arg(lossError)));
+        double largest = 0.0;
+        double gradientError = 0.0;
+        for (std::size_t i = 0; i < parameters.size(); ++i) {
+            largest = std::max(largest, perContextGradients[i].abs().max().item<double>());
+            gradientError = std::max(
+                gradientError, (perContextGradients[i] - batchedGradients[i]).abs().max().item<double>());
+        }
+        QVERIFY(largest > 1e-3);
+        QVERIFY2(gradientError < 2e-5 * largest,
+                 qPrintable(QStringLiteral("gradient difference %1 of %2").arg(gradientError).arg(largest)));
     }
 
     void badOptionsAreErrors()

@@ -55,6 +55,15 @@ struct PretrainOptions {
     int queriesPerContext = 4;
     double contextLossWeight = 0.3; // LM loss on the context, next to the answer loss
     int contextLossPositions = 128; // context positions scored for it per context (0 = all)
+    // All of a step's contexts in one padded batch (two forward passes per step instead of two per
+    // context): what a GPU needs. -1 = on for CUDA, off for the CPU, where one context at a time is
+    // as fast and is what trained the shipped model bit for bit.
+    int batchContexts = -1;
+    // Worker threads that draw the training data ahead of the step (demo_step_data.h). 0: one
+    // stream for the whole run, drawn on the training thread (how the shipped model was trained);
+    // > 0: a stream of its own per step, so the data differs from 0 but not between thread counts.
+    // -1 = 0 on the CPU, where the threads would take cores from the step; up to 8 on CUDA.
+    int dataThreads = -1;
 
     // Curriculum: contexts grow from short (only the rules and one fact) to the full range over the
     // first part of training, while the number of facts stated grows from 1 to all of them.

@@ -16,10 +16,18 @@ AdamW::AdamW(std::vector<at::Tensor> parameters, AdamWSettings settings)
 double AdamW::clipGradients(double maxNorm)
 {
     at::NoGradGuard noGrad;
-    double squaredSum = 0.0;
+    // One host transfer for all parameters, not one .item() each (a sync per parameter stalls a
+    // GPU); the sum runs in double, in parameter order, so CPU results stay bit for bit as before.
+    std::vector<at::Tensor> squaredNorms; // each []
     for (const at::Tensor& parameter : parameters_)
         if (parameter.grad().defined())
-            squaredSum += parameter.grad().pow(2).sum().item<double>();
+            squaredNorms.push_back(parameter.grad().pow(2).sum());
+    if (squaredNorms.empty())
+        return 0.0;
+    const at::Tensor hostNorms = at::stack(squaredNorms).to(at::kCPU, at::kDouble).contiguous(); // [P]
+    double squaredSum = 0.0;
+    for (std::int64_t i = 0; i < hostNorms.size(0); ++i)
+        squaredSum += hostNorms.data_ptr<double>()[i];
     const double norm = std::sqrt(squaredSum);
     if (maxNorm > 0.0 && norm > maxNorm) {
         const double scale = maxNorm / (norm + 1e-6);

@@ -9,6 +9,8 @@
 #include "demo/adamw.h"
 #include "demo/demo_batches.h"
 #include "demo/demo_eval.h"
+#include "demo/demo_step_data.h"
+#include "demo/demo_step_loss.h"
 #include "demo/demo_vocabulary.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
@@ -27,6 +29,7 @@
 #include <cmath>
 #include <filesystem>
 #include <set>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -38,14 +41,6 @@ namespace {
 // 2,800 steps took about 50 minutes); --minutes turns into a fixed step count so that a run is
 // reproducible from its seed however busy the machine is.
 constexpr double kDefaultStepsPerMinute = 56.0;
-
-std::uint64_t mixSeed(std::uint64_t seed, std::uint64_t stream)
-{
-    std::uint64_t z = seed * 0x9E3779B97F4A7C15ull + stream;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 ModelConfig demoModelConfig(const PretrainOptions& options, std::int64_t vocabSize, std::int64_t endOfText)
 {
@@ -114,13 +109,6 @@ void structureWordEmbeddings(const model::CausalLM& model, const Tokenizer& toke
         addClass(*words);
 }
 
-int drawContextLength(std::uint64_t& state, int low, int high)
-{
-    const double u = double(mixSeed(state++, 7) >> 11) * 0x1.0p-53;
-    return int(
-        std::lround(std::exp(std::log(double(low)) + (std::log(double(high)) - std::log(double(low))) * u)));
-}
-
 std::string formatDuration(double seconds)
 {
     const long long total = std::llround(std::max(0.0, seconds));
@@ -185,6 +173,11 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
 
     // 2. The model.
     const at::Device device = model::parseDevice(options.device);
+    const bool batchContexts = options.batchContexts < 0 ? device.is_cuda() : options.batchContexts > 0;
+    PretrainOptions dataOptions = options;
+    if (dataOptions.dataThreads < 0)
+        dataOptions.dataThreads =
+            device.is_cuda() ? int(std::clamp(std::thread::hardware_concurrency(), 2u, 9u)) - 1 : 0;
     const ModelConfig config = demoModelConfig(options, tokenizer.vocabSize(), endOfText);
     std::shared_ptr<model::CausalLM> lm =
         model::CausalLM::createRandom(config, mixSeed(options.seed, 2), device);
@@ -199,18 +192,6 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     adamSettings.weightDecay = options.weightDecay;
     AdamW optimizer(parameters, adamSettings);
 
-    // 3. The data: contexts measured in tokens of the tokenizer just trained.
-    DemoCorpusOptions corpusOptions;
-    corpusOptions.minContextTokens = 16;
-    // Slack above the longest target: persona, rules and glossary alone may exceed a short target.
-    corpusOptions.maxContextTokens = options.maxContextTokens + 300;
-    corpusOptions.queriesPerContext = options.queriesPerContext;
-    corpusOptions.countTokens = [&tokenizer](std::string_view text) { return tokenizer.encode(text).size(); };
-    DemoCorpusGenerator generator(mixSeed(options.seed, 3), corpusOptions);
-    std::uint64_t lengthState = mixSeed(options.seed, 4);
-    std::uint64_t positionState = mixSeed(options.seed, 5);
-    std::uint64_t factState = mixSeed(options.seed, 8);
-
     double answerLossMean = 0.0;
     double contextLossMean = 0.0;
     const double smoothing = 0.98;
@@ -219,109 +200,23 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     progress.totalSteps = totalSteps;
     const int lastStep =
         options.stopAfterSteps > 0 ? std::min(options.stopAfterSteps, totalSteps) : totalSteps;
+    // 3. The data: contexts measured in tokens of the tokenizer just trained.
+    StepDataStream data(dataOptions, tokenizer, endOfText, totalSteps, lastStep);
     for (int step = 0; step < lastStep; ++step) {
-        const double fraction = double(step) / double(totalSteps);
-        int lowTokens = options.minContextTokens;
-        int highTokens = options.maxContextTokens;
-        if (fraction < options.curriculumFraction) {
-            // The ceiling grows geometrically: attention learns to find the rules among few tokens
-            // first (at initialisation it spreads evenly, so every filler token dilutes the signal).
-            const double ramp = fraction / options.curriculumFraction;
-            highTokens = int(std::lround(
-                options.curriculumStartMaxTokens *
-                std::pow(double(options.maxContextTokens) / options.curriculumStartMaxTokens, ramp)));
-            lowTokens = std::min(lowTokens, std::max(16, highTokens / 4));
-        }
-        lowTokens = std::min(lowTokens, highTokens);
-        const int allFacts = int(demoAttributes().size());
-        const int factCount =
-            fraction < options.curriculumFraction
-                ? std::min(allFacts, 1 + int(double(allFacts) * fraction / options.curriculumFraction))
-                : allFacts;
+        const int highTokens = curriculumShape(options, step, totalSteps).highTokens;
         const double lr = warmupCosineLearningRate(step, totalSteps, options.warmupSteps,
                                                    options.learningRate, options.minLearningRateFraction);
 
+        const std::vector<PreparedContext> prepared = data.take(step);
+        // [2, C]: each context's answer loss, then its context loss (one host transfer per step).
+        const at::Tensor hostLosses =
+            backwardStepLosses(*lm, prepared, options.contextLossWeight, endOfText, batchContexts);
+        const double contextCount = double(prepared.size());
         double stepAnswerLoss = 0.0;
         double stepContextLoss = 0.0;
-        // Up to contextsPerStep contexts, fewer once they hold contextTokensPerStep tokens: many short
-        // contexts teach where facts are, a few long ones that they can be anywhere.
-        std::vector<DemoContext> contexts;
-        std::vector<std::vector<std::int64_t>> contextIdLists;
-        std::int64_t stepContextTokens = 0;
-        while (int(contexts.size()) < options.contextsPerStep &&
-               (options.contextTokensPerStep <= 0 || stepContextTokens < options.contextTokensPerStep)) {
-            DemoRules rules = generator.drawRules();
-            // Early contexts state only a few of the facts: with little to search through, the
-            // model first learns to find a value at all, then to find it among many.
-            while (int(rules.facts.size()) > factCount)
-                rules.facts.erase(rules.facts.begin() +
-                                  std::ptrdiff_t(mixSeed(factState++, 11) % rules.facts.size()));
-            contexts.push_back(
-                generator.contextWithRules(rules, drawContextLength(lengthState, lowTokens, highTokens)));
-            contextIdLists.push_back(encodeIds(tokenizer, contexts.back().text));
-            stepContextTokens += std::int64_t(contextIdLists.back().size());
-        }
-        const double contextCount = double(contexts.size());
-        for (std::size_t c = 0; c < contexts.size(); ++c) {
-            const DemoContext& context = contexts[c];
-            const std::vector<std::int64_t>& contextIds = contextIdLists[c];
-            const std::int64_t contextLength = std::int64_t(contextIds.size());
-            const at::Tensor contextTensor =
-                at::tensor(contextIds, at::kLong).view({1, contextLength}); // [1, P]
-
-            // The context, with the LM loss on a sample of its positions.
-            model::ForwardInput contextInput;
-            contextInput.inputsEmbeds = lm->embed(contextTensor.to(device)); // [1, P, d]
-            contextInput.positions = at::arange(contextLength, at::kLong).view({1, contextLength}).to(device);
-            contextInput.attentionMask = at::ones({1, contextLength}, at::kBool).to(device);
-            contextInput.returnCache = true;
-            std::vector<std::int64_t> scoredPositions; // positions p that predict token p + 1
-            const std::int64_t candidates = contextLength - 1;
-            if (options.contextLossPositions <= 0 || candidates <= options.contextLossPositions) {
-                for (std::int64_t p = 0; p < candidates; ++p)
-                    scoredPositions.push_back(p);
-            } else {
-                for (int s = 0; s < options.contextLossPositions; ++s)
-                    scoredPositions.push_back(
-                        std::int64_t(mixSeed(positionState++, 9) % std::uint64_t(candidates)));
-            }
-            contextInput.logitIndices = at::tensor(scoredPositions, at::kLong)
-                                            .view({1, std::int64_t(scoredPositions.size())})
-                                            .to(device);
-            model::ForwardOutput contextOutput = lm->forward(contextInput); // logits [1, N, V]
-            std::vector<std::int64_t> nextTokens;
-            for (std::int64_t p : scoredPositions)
-                nextTokens.push_back(contextIds[std::size_t(p + 1)]);
-            const at::Tensor contextTargets = at::tensor(nextTokens, at::kLong).to(device); // [N]
-            const at::Tensor contextLoss =
-                at::nll_loss(at::log_softmax(contextOutput.logits[0], -1), contextTargets); // []
-
-            // All queries at once, on top of the context's cache.
-            std::vector<TokenizedQuery> queries;
-            for (const DemoQuery& query : context.queries)
-                queries.push_back(tokenizeQuery(tokenizer, query, endOfText));
-            const AnswerBatch batch = makeAnswerBatch(queries, endOfText);
-            const std::int64_t rows = batch.ids.size(0);
-            const std::int64_t length = batch.ids.size(1);
-            const model::KVCache past = contextOutput.cache.expandedTo(rows);
-            model::ForwardInput queryInput;
-            queryInput.inputsEmbeds = lm->embed(batch.ids.to(device)); // [Q, T, d]
-            queryInput.positions = at::arange(contextLength, contextLength + length, at::kLong)
-                                       .view({1, length})
-                                       .expand({rows, length})
-                                       .to(device);
-            queryInput.attentionMask = at::ones({rows, contextLength + length}, at::kBool).to(device);
-            queryInput.past = &past;
-            queryInput.logitIndices = batch.logitIndices.to(device);
-            const at::Tensor answerLogits = lm->forward(queryInput).logits; // [Q, N, V]
-            const at::Tensor answerLoss =
-                at::nll_loss(at::log_softmax(answerLogits.reshape({-1, answerLogits.size(2)}), -1),
-                             batch.targets.reshape({-1}).to(device), {}, at::Reduction::Mean, -100); // []
-
-            const at::Tensor loss = (answerLoss + options.contextLossWeight * contextLoss) / contextCount;
-            loss.backward();
-            stepAnswerLoss += answerLoss.item<double>() / contextCount;
-            stepContextLoss += contextLoss.item<double>() / contextCount;
+        for (std::int64_t c = 0; c < hostLosses.size(1); ++c) {
+            stepAnswerLoss += hostLosses[0][c].item<double>() / contextCount;
+            stepContextLoss += hostLosses[1][c].item<double>() / contextCount;
         }
         if (!std::isfinite(stepAnswerLoss) || !std::isfinite(stepContextLoss))
             throw Error("pretrain-demo: the loss became " + std::to_string(stepAnswerLoss) + " at step " +
