@@ -23,7 +23,8 @@
 #   SP_GPU_CHECK_JOBS (nproc), SP_GPU_CHECK_KEEP_CARRIED=1 (never swap in the machine's libraries),
 #   SP_GPU_CHECK_CAP_SCALE (1; multiplies each phase's cap, for dry runs on a slow machine),
 #   SP_GPU_CHECK_REUSE_BUILD=1 (dry runs: keep the last run's build folder),
-#   SP_GPU_CHECK_DEMO_CONFIGS ("name:pretrain-demo flags;name:flags", "" = no demo pretraining).
+#   SP_GPU_CHECK_DEMO_CONFIGS ("name:pretrain-demo flags;name:flags", "" = no demo pretraining),
+#   SP_GPU_CHECK_SKIP_BENCH=1 (a follow-up: build, test_cuda, core tests and demo pretraining only).
 set -uo pipefail
 
 T0=$(date +%s)
@@ -339,7 +340,9 @@ size=()
 [[ "$DEVICE" == cpu ]] && size=(--small)
 tokenizer="$CARRY/gpt2-tokenizer.json"
 [[ -f "$tokenizer" ]] || tokenizer=""
-if [[ "$DEVICE" != none ]]; then
+# SP_GPU_CHECK_SKIP_BENCH=1: a follow-up call that only checks a fix (test_cuda, the core tests) and
+# gives the rest of its budget to demo pretraining; no benchmarks, no PEFT comparison.
+if [[ "$DEVICE" != none && "${SP_GPU_CHECK_SKIP_BENCH:-0}" != 1 ]]; then
     phase prepare 90 140 "$PY" "$GPU/peft_compare.py" prepare --work "$WORK/peft" --cli "$CLI" \
         ${tokenizer:+--tokenizer "$tokenizer"} "${size[@]}"
     model="$WORK/peft/model"

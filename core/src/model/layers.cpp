@@ -160,7 +160,9 @@ at::Tensor groupedAttention(const at::Tensor& queries, const at::Tensor& keys, c
     const at::Tensor output =
         at::scaled_dot_product_attention(grouped, keys, values, groupedMask, 0.0,
                                          /*is_causal=*/false, scale); // [B, Hkv, G*T, Dh]
-    return output.view({batch, heads, length, headDim});
+    // reshape, not view: CUDA's attention kernels may return another memory layout, in which Hkv
+    // and G*T cannot be regrouped without a copy (a view threw there for grouped-query models).
+    return output.reshape({batch, heads, length, headDim});
 #else
     // Long prefills go in blocks of query rows, each against only the keys it can reach (the keys
     // up to its last row), which skips most of the masked upper triangle.
