@@ -89,6 +89,12 @@ void registerPretrain(CLI::App& app)
                     "Threads drawing the training data ahead (0: one stream on the training thread, as the "
                     "shipped model was trained; -1: 0 on the CPU, up to 8 on CUDA)")
         ->capture_default_str();
+    sub->add_option("--init-from", options.initFrom,
+                    "Fine-tune: start from this pretrain-demo model folder (same --seed and model options)");
+    sub->add_option("--query-attributes", options.queryAttributes,
+                    "Attributes the training queries ask about, e.g. code,mascot,manager (repeat one to "
+                    "weight it; default: all)")
+        ->delimiter(',');
     sub->add_option("--curriculum", options.curriculumFraction)->group("");
     sub->add_option("--min-context", options.minContextTokens)->group("");
     sub->add_option("--max-context", options.maxContextTokens)->group("");

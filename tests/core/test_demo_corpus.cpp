@@ -215,6 +215,22 @@ private Q_SLOTS:
                  (std::vector<std::string>{"greeting", "punctuation", "value", "punctuation", "closing"}));
     }
 
+    // queryAttributes limits (and, with repeats, weights) what the queries ask about.
+    void queryAttributesChooseTheQueries()
+    {
+        DemoCorpusOptions options;
+        options.queriesPerContext = 60;
+        options.queryAttributes = {"code", "code", "manager"};
+        DemoCorpusGenerator generator(17, options);
+        const DemoContext context = generator.nextContext();
+        int code = 0;
+        for (const DemoQuery& query : context.queries) {
+            QVERIFY2(query.attribute == "code" || query.attribute == "manager", query.attribute.c_str());
+            code += query.attribute == "code";
+        }
+        QVERIFY2(code > 30 && code < 55, qPrintable(QString::number(code))); // about 2 in 3 of 60
+    }
+
     void contextStatesItsRules()
     {
         DemoRules rules;

@@ -160,6 +160,30 @@ private Q_SLOTS:
                 sp::sha256File((fs::path(third.path().toStdString()) / "model.safetensors").string()));
     }
 
+    // --init-from copies a model's weights: one step at learning rate 0 leaves them exactly as they
+    // were. A model made with another seed (another tokenizer) is refused.
+    void fineTuningStartsFromTheGivenWeights()
+    {
+        QTemporaryDir base;
+        QTemporaryDir tuned;
+        pretrainDemoModel(tinyPretrainOptions(base.path().toStdString()));
+        PretrainOptions options = tinyPretrainOptions(tuned.path().toStdString());
+        options.initFrom = base.path().toStdString();
+        options.steps = 1;
+        options.learningRate = 0.0;
+        options.queryAttributes = {"code", "manager"};
+        pretrainDemoModel(options);
+        auto weights = [](const QTemporaryDir& folder) {
+            return sp::sha256File((fs::path(folder.path().toStdString()) / "model.safetensors").string());
+        };
+        QCOMPARE(weights(tuned), weights(base));
+        options.seed = 6;
+        QVERIFY_THROWS_EXCEPTION(sp::Error, pretrainDemoModel(options));
+        options.seed = 5;
+        options.queryAttributes = {"postcode"};
+        QVERIFY_THROWS_EXCEPTION(sp::Error, pretrainDemoModel(options));
+    }
+
     // With worker threads drawing the data, each step has a stream of its own: the result depends on
     // the seed, not on how many threads drew it (nor on which finished first).
     void dataThreadsDoNotChangeTheResult()

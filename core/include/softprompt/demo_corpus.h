@@ -71,6 +71,9 @@ struct DemoCorpusOptions {
     int maxContextTokens = 1500;
     int queriesPerContext = 8;
     TokenCounter countTokens; // empty = countPretokens
+    // The attributes queries ask about, drawn uniformly from this list among those the context
+    // states; repeat an entry to weight it. Empty: any stated attribute, uniformly.
+    std::vector<std::string> queryAttributes;
 };
 
 // Which phrasings of a query to draw from: all of them, or a split that keeps a few phrasings of

@@ -29,6 +29,13 @@ struct PretrainOptions {
 
     int tokenizerSampleContexts = 600; // generated contexts the BPE merges are learned from
 
+    // Fine-tuning: start from this model folder's weights (made by pretrain-demo with the same seed
+    // and model options) instead of random ones. Empty: a fresh model.
+    std::string initFrom;
+    // The attributes the training queries ask about (see DemoCorpusOptions::queryAttributes); a
+    // fine-tuning run can weight the facts a model has not learned yet. Empty: all, uniformly.
+    std::vector<std::string> queryAttributes;
+
     // Model (Llama architecture)
     int vocabSize = 1536;
     int hiddenSize = 128;

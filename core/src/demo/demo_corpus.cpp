@@ -174,8 +174,15 @@ std::vector<std::size_t> DemoCorpusGenerator::shuffledIndices(std::size_t count)
 std::vector<DemoQuery> DemoCorpusGenerator::queriesFor(const DemoRules& rules, int count, PhrasingSplit split)
 {
     std::vector<DemoQuery> queries;
+    // Indices into rules.facts, one per entry of queryAttributes that the context states.
+    std::vector<std::size_t> weighted;
+    for (const std::string& attribute : options_.queryAttributes)
+        for (std::size_t f = 0; f < rules.facts.size(); ++f)
+            if (rules.facts[f].attribute == attribute)
+                weighted.push_back(f);
     for (int q = 0; q < count; ++q) {
-        const DemoFact& fact = rules.facts[below(rules.facts.size())];
+        const DemoFact& fact = weighted.empty() ? rules.facts[below(rules.facts.size())]
+                                                : rules.facts[weighted[below(weighted.size())]];
         const auto& phrasings = vocab::questions(fact.attribute);
         const std::size_t trainCount = phrasings.size() - vocab::kHeldoutPhrasings;
         std::size_t phrasing = 0;

@@ -25,9 +25,11 @@
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -109,6 +111,31 @@ void structureWordEmbeddings(const model::CausalLM& model, const Tokenizer& toke
         addClass(*words);
 }
 
+// --init-from: the weights of a model folder that pretrain-demo wrote with the same tokenizer and
+// model options, copied into the fresh trainable model.
+void copyWeightsFrom(const model::CausalLM& target, const std::string& folder,
+                     const std::string& tokenizerJson)
+{
+    const fs::path tokenizerPath = fs::path(folder) / "tokenizer.json";
+    if (!fs::exists(tokenizerPath) || readTextFile(tokenizerPath.string()) != tokenizerJson)
+        throw Error("pretrain-demo --init-from " + folder +
+                    ": its tokenizer.json is not the one this seed and --vocab train; fine-tune with the "
+                    "--seed and --vocab the model was made with");
+    const std::shared_ptr<model::CausalLM> source = model::CausalLM::loadFolder(folder, at::kCPU, at::kFloat);
+    std::map<std::string, at::Tensor> weights;
+    for (const auto& [name, tensor] : source->namedParameters())
+        weights[name] = tensor;
+    at::NoGradGuard noGrad;
+    for (const auto& [name, tensor] : target.namedParameters()) {
+        const auto found = weights.find(name);
+        if (found == weights.end() || !found->second.sizes().equals(tensor.sizes()))
+            throw Error("pretrain-demo --init-from " + folder + ": its weight " + name +
+                        (found == weights.end() ? " is missing" : " has another shape") +
+                        "; fine-tune with the model options (--hidden, --layers, ...) it was made with");
+        tensor.copy_(found->second);
+    }
+}
+
 std::string formatDuration(double seconds)
 {
     const long long total = std::llround(std::max(0.0, seconds));
@@ -138,6 +165,15 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     if (totalSteps < 1)
         throw Error("pretrain-demo: nothing to train (" + std::to_string(totalSteps) +
                     " steps); give --minutes or --steps greater than zero");
+    for (const std::string& attribute : options.queryAttributes) {
+        const auto& known = demoAttributes();
+        if (std::find(known.begin(), known.end(), attribute) == known.end()) {
+            std::string list;
+            for (const std::string& name : known)
+                list += (list.empty() ? "" : ", ") + name;
+            throw Error("pretrain-demo: unknown query attribute \"" + attribute + "\"; use some of: " + list);
+        }
+    }
     model::configureCpuThreads(); // once per process: an explicit --threads must come after it
     if (options.threads > 0)
         at::set_num_threads(options.threads);
@@ -182,7 +218,9 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     std::shared_ptr<model::CausalLM> lm =
         model::CausalLM::createRandom(config, mixSeed(options.seed, 2), device);
     lm->setTrainable(true);
-    if (options.structuredEmbeddings)
+    if (!options.initFrom.empty())
+        copyWeightsFrom(*lm, options.initFrom, tokenizerJson);
+    else if (options.structuredEmbeddings)
         structureWordEmbeddings(*lm, tokenizer, mixSeed(options.seed, 6), options.wordClassScale);
     const std::vector<at::Tensor> parameters = uniqueParameters(*lm);
     std::int64_t parameterCount = 0;

@@ -65,6 +65,7 @@ StepDataSource::StepDataSource(const PretrainOptions& options, const Tokenizer& 
     // Slack above the longest target: persona, rules and glossary alone may exceed a short target.
     corpusOptions.maxContextTokens = options.maxContextTokens + 300;
     corpusOptions.queriesPerContext = options.queriesPerContext;
+    corpusOptions.queryAttributes = options.queryAttributes;
     corpusOptions.countTokens = [&tokenizer](std::string_view text) { return tokenizer.encode(text).size(); };
     generator_ = std::make_unique<DemoCorpusGenerator>(generatorSeed, corpusOptions);
 }
