@@ -80,6 +80,11 @@ CompareView::CompareView(Session* session, QWidget* parent) : QWidget(parent), s
     bars_->yAxis->setRange(0, 1.05);
     bars_->legend->setVisible(true);
     bars_->legend->setFont(QFont(font().family(), 8));
+    // The legend gets a column of its own right of the bars: inside, it covered the last tokens'.
+    bars_->axisRect()->insetLayout()->take(bars_->legend);
+    bars_->plotLayout()->addElement(0, 1, bars_->legend);
+    bars_->plotLayout()->setColumnStretchFactor(1, 0.001);
+    bars_->legend->setBorderPen(Qt::NoPen);
     bars_->xAxis->setTickLabelRotation(40);
 
     strip_ = new QCustomPlot(this);

@@ -37,7 +37,14 @@ CurvePlot::CurvePlot(QWidget* parent) : QWidget(parent)
     plot_->yAxis2->setRange(0, 105);
     plot_->legend->setVisible(true);
     plot_->legend->setFont(QFont(font().family(), 8));
-    plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignHCenter);
+    // The legend gets a row of its own above the plot, in one line: inside, it covered the curves
+    // and the baseline labels at the top.
+    plot_->axisRect()->insetLayout()->take(plot_->legend);
+    plot_->plotLayout()->insertRow(0);
+    plot_->plotLayout()->addElement(0, 0, plot_->legend);
+    plot_->plotLayout()->setRowStretchFactor(0, 0.001);
+    plot_->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    plot_->legend->setBorderPen(Qt::NoPen);
 
     const QColor trainColor(0x1f, 0x77, 0xb4);
     const QColor heldoutColor(0xff, 0x7f, 0x0e);
