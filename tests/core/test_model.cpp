@@ -346,6 +346,10 @@ private Q_SLOTS:
         QCOMPARE(chosen.sizes().vec(), (std::vector<std::int64_t>{2, 2, 97}));
         QVERIFY(maxAbsDiff(chosen[0][0], fromEmbeds[0][7]) <= 1e-6);
         QVERIFY(maxAbsDiff(chosen[1][1], fromEmbeds[1][5]) <= 1e-6);
+        // A caller that knows the positions' range (the σ step) saves the device read: same logits.
+        input.logitIndices = at::Tensor();
+        input.positionRange = std::make_pair(std::int64_t(0), std::int64_t(7));
+        QCOMPARE(maxAbsDiff(model->forward(input).logits, fromEmbeds), 0.0);
     }
 
     void windowErrorsNameTheLengths()
@@ -370,6 +374,11 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(sp::Error, gpt2->forward(input));
         input.attentionMask[0][1] = false;
         QVERIFY(gpt2->forward(input).logits.isfinite().all().item<bool>());
+        // A given range is checked against the window like a measured one.
+        input.positionRange = std::make_pair(std::int64_t(3), std::int64_t(64));
+        QVERIFY_THROWS_EXCEPTION(sp::Error, gpt2->forward(input));
+        input.positionRange = std::make_pair(std::int64_t(-1), std::int64_t(3));
+        QVERIFY_THROWS_EXCEPTION(sp::Error, gpt2->forward(input));
 
         const auto mistral = randomModel(tinyMistral()); // window 128, sliding window 48
         mistral->checkSequenceLength(48, "the context");

@@ -82,23 +82,30 @@ at::Tensor backwardBatched(const model::CausalLM& lm, const std::vector<Prepared
 
     // The contexts, right-padded to the longest; padded keys are masked out and padded positions
     // never scored, so each context sees exactly what it would see alone.
-    at::Tensor contextIds = at::full({contextCount, longest}, padId, at::kLong);                    // [C, P]
-    at::Tensor contextValid = at::zeros({contextCount, longest}, at::kBool);                        // [C, P]
-    at::Tensor scoredIndices = at::zeros({contextCount, mostScored}, at::kLong);                    // [C, N]
-    at::Tensor scoredTargets = at::full({contextCount, mostScored}, std::int64_t(-100), at::kLong); // [C, N]
+    // Filled as plain vectors: an indexed assignment per element would cost a dispatch each.
+    std::vector<std::int64_t> idValues(std::size_t(contextCount * longest), padId);
+    std::vector<std::uint8_t> validValues(std::size_t(contextCount * longest), 0);
+    std::vector<std::int64_t> scoredValues(std::size_t(contextCount * mostScored), 0);
+    std::vector<std::int64_t> targetValues(std::size_t(contextCount * mostScored), -100);
     std::vector<std::int64_t> contextLengths;
     for (std::int64_t c = 0; c < contextCount; ++c) {
         const PreparedContext& context = contexts[std::size_t(c)];
         const std::int64_t length = std::int64_t(context.ids.size());
         contextLengths.push_back(length);
-        contextIds[c].narrow(0, 0, length).copy_(longTensor(context.ids));
-        contextValid[c].narrow(0, 0, length).fill_(true);
+        std::copy(context.ids.begin(), context.ids.end(), idValues.begin() + c * longest);
+        std::fill_n(validValues.begin() + c * longest, length, std::uint8_t(1));
         for (std::size_t s = 0; s < context.scoredPositions.size(); ++s) {
             const std::int64_t p = context.scoredPositions[s];
-            scoredIndices[c][std::int64_t(s)] = p;
-            scoredTargets[c][std::int64_t(s)] = context.ids[std::size_t(p + 1)];
+            scoredValues[std::size_t(c * mostScored) + s] = p;
+            targetValues[std::size_t(c * mostScored) + s] = context.ids[std::size_t(p + 1)];
         }
     }
+    const at::Tensor contextIds = longTensor(idValues).view({contextCount, longest}); // [C, P]
+    const at::Tensor contextValid = at::tensor(at::ArrayRef<std::uint8_t>(validValues), at::kByte)
+                                        .view({contextCount, longest})
+                                        .to(at::kBool);                                         // [C, P]
+    const at::Tensor scoredIndices = longTensor(scoredValues).view({contextCount, mostScored}); // [C, N]
+    const at::Tensor scoredTargets = longTensor(targetValues).view({contextCount, mostScored}); // [C, N]
     model::ForwardInput contextInput;
     contextInput.inputsEmbeds = lm.embed(contextIds); // [C, P, d]
     contextInput.positions =

@@ -13,6 +13,14 @@ at::TensorOptions longOn(at::Device device)
 
 } // namespace
 
+at::Tensor toDeviceWithoutWaiting(const at::Tensor& cpu, at::Device device)
+{
+    if (!device.is_cuda())
+        return cpu.to(device);
+    // Torch's host allocator keeps the pinned block alive until the copy has run.
+    return cpu.pin_memory().to(device, cpu.scalar_type(), /*non_blocking=*/true);
+}
+
 PrefixState prefixFromEmbeddings(const model::CausalLM& lm, const at::Tensor& embeds)
 {
     PrefixState prefix;
@@ -134,7 +142,8 @@ namespace {
 at::Tensor validSlots(const std::vector<std::int64_t>& rowLengths, std::int64_t width, at::Device device)
 {
     const auto count = std::int64_t(rowLengths.size());
-    const at::Tensor lengths = at::tensor(rowLengths, at::kLong).to(device).view({count, 1}); // [B, 1]
+    const at::Tensor lengths =
+        toDeviceWithoutWaiting(at::tensor(rowLengths, at::kLong), device).view({count, 1}); // [B, 1]
     return at::arange(width, longOn(device)).unsqueeze(0).lt(lengths);
 }
 
@@ -158,6 +167,7 @@ at::Tensor targetLogitsAfterPrefix(const model::CausalLM& lm, const PrefixState&
     input.attentionMask = at::cat({at::ones({count, prefix.length}, longOn(device).dtype(at::kBool)),
                                    validSlots(rowLengths, width, device)},
                                   1); // [B, P + T]
+    input.positionRange = std::make_pair(prefix.length, prefix.length + width - 1);
     input.past = prefix.length > 0 ? &past : nullptr;
     input.logitIndices = targetIndex; // the [T, V] head product only where targets are scored
     return lm.forward(input).logits;  // [B, L, V]
@@ -179,6 +189,7 @@ at::Tensor studentTargetLogits(const model::CausalLM& lm, const at::Tensor& pref
                                      1); // [B, P0 + T, d]
         input.positions =
             at::arange(total, longOn(device)).unsqueeze(0).expand({count, total}).contiguous(); // [B, P0 + T]
+        input.positionRange = std::make_pair(std::int64_t(0), total - 1);
         input.attentionMask = at::cat({at::ones({count, prefixLength}, longOn(device).dtype(at::kBool)),
                                        validSlots(rowLengths, width, device)},
                                       1);                // [B, P0 + T]
@@ -190,7 +201,8 @@ at::Tensor studentTargetLogits(const model::CausalLM& lm, const at::Tensor& pref
     // row flow back through that one prefix pass; the result equals the single long forward.
     model::ForwardInput prefixInput;
     prefixInput.inputsEmbeds = prefix;
-    prefixInput.positions = at::arange(prefixLength, longOn(device)).unsqueeze(0);            // [1, P0]
+    prefixInput.positions = at::arange(prefixLength, longOn(device)).unsqueeze(0); // [1, P0]
+    prefixInput.positionRange = std::make_pair(std::int64_t(0), prefixLength - 1);
     prefixInput.attentionMask = at::ones({1, prefixLength}, longOn(device).dtype(at::kBool)); // [1, P0]
     prefixInput.returnCache = true;
     prefixInput.logitIndices = at::zeros({1, 1}, longOn(device)); // the prefix's logits are never used
@@ -205,6 +217,7 @@ at::Tensor studentTargetLogits(const model::CausalLM& lm, const at::Tensor& pref
     input.attentionMask = at::cat({at::ones({count, prefixLength}, longOn(device).dtype(at::kBool)),
                                    validSlots(rowLengths, width, device)},
                                   1); // [B, P0 + T]
+    input.positionRange = std::make_pair(prefixLength, prefixLength + width - 1);
     input.past = &past;
     input.logitIndices = targetIndex; // [B, L]
     return lm.forward(input).logits;  // [B, L, V]

@@ -7,6 +7,10 @@
 
 namespace sp::engine {
 
+// A small CPU tensor on `device`. To a GPU it goes through pinned memory and does not block: a plain
+// copy there makes the host wait until all queued work is done, once per training step.
+at::Tensor toDeviceWithoutWaiting(const at::Tensor& cpu, at::Device device);
+
 struct PrefixState {
     model::KVCache cache;    // per layer [1, Hkv, P, Dh]; empty when P = 0
     std::int64_t length = 0; // P

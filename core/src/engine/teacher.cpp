@@ -299,7 +299,7 @@ QuerySet selectRows(const QuerySet& set, const std::vector<std::int64_t>& rows)
         width = std::max(width, set.lengths[std::size_t(row)]);
         positions = std::max(positions, set.targetCounts[std::size_t(row)]);
     }
-    const at::Tensor index = at::tensor(rows, at::kLong).to(set.embeds.device()); // [b]
+    const at::Tensor index = toDeviceWithoutWaiting(at::tensor(rows, at::kLong), set.embeds.device()); // [b]
     const auto pick = [&](const at::Tensor& tensor, std::int64_t dim1) {
         return tensor.index_select(0, index).narrow(1, 0, dim1).contiguous();
     };

@@ -329,8 +329,10 @@ ForwardOutput CausalLM::forward(const ForwardInput& input) const
     // Padded slots may hold anything: they read position 0 so nothing indexes past the table.
     const at::Tensor positions =
         input.positions.to(model.device, at::kLong).masked_fill(queryValid.logical_not(), 0); // [B, T]
-    const std::int64_t lastPosition = positions.max().item<std::int64_t>();
-    const std::int64_t firstPosition = positions.min().item<std::int64_t>();
+    const std::int64_t lastPosition =
+        input.positionRange ? input.positionRange->second : positions.max().item<std::int64_t>();
+    const std::int64_t firstPosition =
+        input.positionRange ? input.positionRange->first : positions.min().item<std::int64_t>();
     if (firstPosition < 0)
         throw Error("forward: negative position id " + lengthText(firstPosition));
     if (lastPosition >= config.maxPositionEmbeddings)

@@ -8,6 +8,7 @@
 #include "torch_common.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,10 @@ struct ForwardInput {
     // Optional [B, N] int64 indices into the T new tokens: logits only for those positions
     // ([B, N, V]), which saves the [T, V] head product when only a few positions are scored.
     at::Tensor logitIndices;
+    // The smallest and largest position id in `positions`, when the caller built them and knows
+    // (an arange): the window check then reads nothing back from the device. Unset: forward()
+    // reads them, which on a GPU is a host synchronisation per call.
+    std::optional<std::pair<std::int64_t, std::int64_t>> positionRange;
 };
 
 // How createRandom draws weights: N(0, weightStd) matrices (GPT-2's residual projections scaled by
