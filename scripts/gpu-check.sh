@@ -352,8 +352,8 @@ if [[ "$DEVICE" != none && "${SP_GPU_CHECK_SKIP_BENCH:-0}" != 1 ]]; then
         bench_steps=30 bench_tokens=512 dtype=bfloat16
         [[ "$DEVICE" == cpu ]] && bench_steps=6 bench_tokens=128 dtype=float32
         phase bench-train 60 120 sh -c '"$1" bench train --model "$2" --device "$3" --steps "$4" --k 8 --batch 32 \
-            --context-tokens "$5" >"$6"' _ "$CLI" "$model" "$DEVICE" "$bench_steps" "$bench_tokens" \
-            "$WORK/bench_train.json"
+            --context-tokens "$5" --dtype "$7" >"$6"' _ "$CLI" "$model" "$DEVICE" "$bench_steps" "$bench_tokens" \
+            "$WORK/bench_train.json" "$dtype"
         phase bench-model 45 110 sh -c '"$1" bench model --model "$2" --device "$3" --dtype "$4" --prefill "$5" \
             --decode 32 >"$6"' _ "$CLI" "$model" "$DEVICE" "$dtype" "$bench_tokens" "$WORK/bench_model.json"
     fi

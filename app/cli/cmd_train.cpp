@@ -526,7 +526,8 @@ void runEval(std::int64_t runId, const std::string& db, const std::string& devic
 }
 
 // ---- bench train -----------------------------------------------------------------------------------------
-void runBench(const std::string& modelPath, const std::string& device, const sp::TrainBenchOptions& options)
+void runBench(const std::string& modelPath, const std::string& device, const std::string& dtype,
+              const sp::TrainBenchOptions& options)
 {
     if (modelPath == "random") {
         spcli::printJson(sp::benchmarkTrainingOnRandomModel(options));
@@ -534,11 +535,12 @@ void runBench(const std::string& modelPath, const std::string& device, const sp:
     }
     sp::ModelLoadOptions load;
     load.device = device;
+    load.dtype = dtype;
     sp::ModelHandle model;
     try {
         model = sp::ModelHandle::load(modelPath, load);
     } catch (const sp::Error& error) {
-        if (modelPath != "demo")
+        if (modelPath != "demo" || dtype != "float32")
             throw;
         // Until the demo model is built, measure on a seeded random model of a realistic size.
         nlohmann::json json = sp::benchmarkTrainingOnRandomModel(options);
@@ -579,6 +581,7 @@ void registerTrainCommands(CLI::App& app)
 
     auto benchModel = std::make_shared<std::string>("demo");
     auto benchDevice = std::make_shared<std::string>("cpu");
+    auto benchDtype = std::make_shared<std::string>("float32");
     auto benchOptions = std::make_shared<sp::TrainBenchOptions>();
     CLI::App* bench = spcli::benchGroup(app).add_subcommand(
         "train", "σ-training speed, GEMM efficiency, teacher-cache speedup");
@@ -587,12 +590,14 @@ void registerTrainCommands(CLI::App& app)
                      "A model folder, \"demo\", or \"random\" (a seeded random model)")
         ->capture_default_str();
     bench->add_option("--device", *benchDevice, "cpu or cuda")->capture_default_str();
+    bench->add_option("--dtype", *benchDtype, "float32, float16 or bfloat16 (half types need CUDA)")
+        ->capture_default_str();
     bench->add_option("--steps", benchOptions->steps, "Training steps to time")->capture_default_str();
     bench->add_option("--k", benchOptions->k, "k")->capture_default_str();
     bench->add_option("--batch", benchOptions->batchSize, "Queries per step")->capture_default_str();
     bench->add_option("--context-tokens", benchOptions->contextTokens, "Context length in tokens")
         ->capture_default_str();
-    bench->callback([=] { runBench(*benchModel, *benchDevice, *benchOptions); });
+    bench->callback([=] { runBench(*benchModel, *benchDevice, *benchDtype, *benchOptions); });
 }
 
 } // namespace

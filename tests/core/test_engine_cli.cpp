@@ -308,6 +308,12 @@ private Q_SLOTS:
                                 "gemm_gflops_1024", "fraction_of_gemm_1024", "teacher"})
             QVERIFY2(result.json.contains(key), key);
         QVERIFY(result.json["teacher"]["cache_speedup"].get<double>() > 1.0);
+        QCOMPARE(result.json["dtype"].get<std::string>(), std::string("float32"));
+        // Half precision needs CUDA: a clear error, not a silent float32 run.
+        const CliResult half =
+            runCli({"bench", "train", "--model", model_, "--steps", "8", "--dtype", "bfloat16"});
+        QCOMPARE(half.exitCode, 1);
+        QVERIFY2(half.err.contains("CUDA"), qPrintable(half.err));
     }
 };
 

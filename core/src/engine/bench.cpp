@@ -2,6 +2,7 @@
 // matrix-multiply speed, and what the cached teacher saves, measured in one run.
 #include "engine/task.h"
 #include "model/bench_timing.h"
+#include "model/loaded_model.h"
 
 #include "softprompt/error.h"
 
@@ -148,8 +149,8 @@ nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std:
 
     const std::int64_t inner = std::max<std::int64_t>(config.intermediateSize, config.hiddenSize);
     // The same statistic as the step time (the median), so that both see the same share of a busy
-    // machine; float32 as the reference rate.
-    const at::TensorOptions gemmOptions = at::TensorOptions().device(lm.device());
+    // machine; in the model's dtype, so that a bfloat16 run is set against bfloat16 products.
+    const at::TensorOptions gemmOptions = at::TensorOptions().device(lm.device()).dtype(lm.dtype());
     const double gemmSquare = model::medianGemmGflops(1024, 1024, 1024, gemmOptions, 15);
     const double gemmShaped =
         model::medianGemmGflops(batch * queryTokens, config.hiddenSize, inner, gemmOptions, 51);
@@ -165,6 +166,7 @@ nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std:
     json["layers"] = config.numLayers;
     json["vocab_size"] = config.vocabSize;
     json["device"] = lm.device().str();
+    json["dtype"] = model::dtypeLabel(lm.dtype());
     json["threads"] = at::get_num_threads();
     json["context_tokens"] = options.contextTokens;
     json["query_tokens"] = queryTokens;
