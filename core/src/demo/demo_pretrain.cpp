@@ -210,10 +210,10 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     // 2. The model.
     const at::Device device = model::parseDevice(options.device);
     const bool batchContexts = options.batchContexts < 0 ? device.is_cuda() : options.batchContexts > 0;
-    PretrainOptions dataOptions = options;
-    if (dataOptions.dataThreads < 0)
-        dataOptions.dataThreads =
-            device.is_cuda() ? int(std::clamp(std::thread::hardware_concurrency(), 2u, 9u)) - 1 : 0;
+    const int dataThreads = options.dataThreads >= 0 ? options.dataThreads
+                            : device.is_cuda()
+                                ? int(std::clamp(std::thread::hardware_concurrency(), 2u, 9u)) - 1
+                                : 0;
     const ModelConfig config = demoModelConfig(options, tokenizer.vocabSize(), endOfText);
     std::shared_ptr<model::CausalLM> lm =
         model::CausalLM::createRandom(config, mixSeed(options.seed, 2), device);
@@ -239,7 +239,7 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     const int lastStep =
         options.stopAfterSteps > 0 ? std::min(options.stopAfterSteps, totalSteps) : totalSteps;
     // 3. The data: contexts measured in tokens of the tokenizer just trained.
-    StepDataStream data(dataOptions, tokenizer, endOfText, totalSteps, lastStep);
+    StepDataStream data(options, tokenizer, endOfText, totalSteps, lastStep, dataThreads);
     for (int step = 0; step < lastStep; ++step) {
         const int highTokens = curriculumShape(options, step, totalSteps).highTokens;
         const double lr = warmupCosineLearningRate(step, totalSteps, options.warmupSteps,

@@ -4,6 +4,7 @@
 #include "softprompt/error.h"
 #include "softprompt/tokenizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace sp::demo {
@@ -114,17 +115,17 @@ std::vector<PreparedContext> StepDataSource::draw(const StepShape& shape)
 }
 
 StepDataStream::StepDataStream(const PretrainOptions& options, const Tokenizer& tokenizer,
-                               std::int64_t endOfText, int totalSteps, int lastStep)
+                               std::int64_t endOfText, int totalSteps, int lastStep, int dataThreads)
     : options_(options), tokenizer_(tokenizer), endOfText_(endOfText), totalSteps_(totalSteps),
-      lastStep_(lastStep)
+      lastStep_(lastStep), workerCount_(std::max(0, dataThreads))
 {
-    if (options.dataThreads <= 0) {
+    if (workerCount_ == 0) {
         sequential_ = std::make_unique<StepDataSource>(options, tokenizer, endOfText,
                                                        mixSeed(options.seed, 3), mixSeed(options.seed, 4),
                                                        mixSeed(options.seed, 5), mixSeed(options.seed, 8));
         return;
     }
-    for (int t = 0; t < options.dataThreads; ++t)
+    for (int t = 0; t < workerCount_; ++t)
         workers_.emplace_back([this] { work(); });
 }
 
@@ -141,7 +142,7 @@ StepDataStream::~StepDataStream()
 
 void StepDataStream::work()
 {
-    const int ahead = kStepsAheadPerWorker * options_.dataThreads;
+    const int ahead = kStepsAheadPerWorker * workerCount_;
     for (;;) {
         int step = 0;
         {

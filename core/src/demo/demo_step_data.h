@@ -57,8 +57,9 @@ private:
 // Hands out each step's data in order; see the top of this file for the two modes.
 class StepDataStream {
 public:
+    // dataThreads: 0 = one stream drawn on the calling thread; > 0 = that many workers.
     StepDataStream(const PretrainOptions& options, const Tokenizer& tokenizer, std::int64_t endOfText,
-                   int totalSteps, int lastStep);
+                   int totalSteps, int lastStep, int dataThreads);
     ~StepDataStream();
     StepDataStream(const StepDataStream&) = delete;
     StepDataStream& operator=(const StepDataStream&) = delete;
@@ -73,7 +74,8 @@ private:
     std::int64_t endOfText_;
     int totalSteps_;
     int lastStep_;
-    std::unique_ptr<StepDataSource> sequential_; // dataThreads == 0
+    int workerCount_;
+    std::unique_ptr<StepDataSource> sequential_; // no workers
 
     std::mutex mutex_;
     std::condition_variable changed_;
