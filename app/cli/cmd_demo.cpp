@@ -1,6 +1,6 @@
 // The demo model's commands:
 //   softprompt pretrain-demo --out DIR [--minutes N | --steps N] [--device cpu|cuda] [--seed S]
-//   softprompt eval-demo [--model demo] [--n 500] [--seed S] [--json]
+//   softprompt eval-demo [--model demo] [--n 500] [--seed S] [--samples N] [--json]
 //   softprompt make-demo-examples --out DIR [--seed S]   (regenerates resources/examples)
 //   softprompt demo-corpus [--n 3] [--seed S]            (prints generated examples as JSONL)
 #include "cli_common.h"
@@ -29,7 +29,9 @@ nlohmann::json evalToJson(const sp::demo::DemoEvalResult& result)
                            {"query", sample.query},
                            {"expected", sample.expected},
                            {"with_context", sample.withContext},
-                           {"without_context", sample.withoutContext}});
+                           {"without_context", sample.withoutContext},
+                           {"fact_sentence", sample.factSentence},
+                           {"fact_position", sample.factPosition}});
     nlohmann::json byAttribute = nlohmann::json::object();
     for (const auto& score : result.byAttribute)
         byAttribute[score.attribute] = {{"examples", score.examples},
@@ -130,6 +132,17 @@ void registerEval(CLI::App& app)
         ->capture_default_str();
     sub->add_option("--seed", options->seed, "Seed of the held-out contexts")->capture_default_str();
     sub->add_option("--device", options->device, "cpu or cuda")->capture_default_str();
+    sub->add_option(
+           "--samples", options->keepExamples,
+           "Examples echoed in the JSON (expected and generated replies), to see what the model gets "
+           "wrong")
+        ->capture_default_str();
+    sub->add_option("--min-context", options->minContextTokens,
+                    "Shortest context in tokens (the task: 300); shorter contexts show whether a failure "
+                    "depends on length")
+        ->capture_default_str();
+    sub->add_option("--max-context", options->maxContextTokens, "Longest context in tokens (the task: 1500)")
+        ->capture_default_str();
     sub->add_flag("--json", *json, "Print the result as JSON");
     sub->callback([options, json] {
         const sp::demo::DemoEvalResult result =

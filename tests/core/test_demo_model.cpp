@@ -309,8 +309,17 @@ private Q_SLOTS:
         DemoEvalOptions options;
         options.examples = 24;
         options.seed = 99;
+        options.keepExamples = 24;
         const DemoEvalResult result = evaluateDemoModel(options);
         QCOMPARE(result.examples, 24);
+        // Each echoed example names the sentence that states its fact, for debugging a model.
+        QCOMPARE(int(result.samples.size()), 24);
+        for (const DemoEvalExample& sample : result.samples) {
+            const std::string value = sample.expected.substr(sample.expected.find("! ") + 2);
+            QVERIFY2(sample.factSentence.find(value.substr(0, value.find('.'))) != std::string::npos,
+                     sample.factSentence.c_str());
+            QVERIFY(sample.factPosition > 0.0 && sample.factPosition < 1.0); // after the persona line
+        }
         std::map<std::string, double> parts(result.tokenAccuracyByPart.begin(),
                                             result.tokenAccuracyByPart.end());
         QVERIFY2(parts["greeting"] >= 0.9, qPrintable(QString::number(parts["greeting"])));

@@ -121,6 +121,9 @@ struct DemoEvalOptions {
     std::uint64_t seed = kDefaultEvalSeed;
     std::string device = "cpu";
     int keepExamples = 5; // examples echoed in the result
+    // Context lengths in tokens; the defaults are the task's (the 300 to 1,500).
+    int minContextTokens = 300;
+    int maxContextTokens = 1500;
 };
 
 struct DemoEvalExample {
@@ -129,6 +132,8 @@ struct DemoEvalExample {
     std::string expected;
     std::string withContext;
     std::string withoutContext;
+    std::string factSentence;  // the sentence of the context that states the asked fact
+    double factPosition = 0.0; // where it starts, as a fraction of the context's characters
 };
 
 struct DemoEvalResult {

@@ -4,6 +4,7 @@
 #include "demo/demo_eval.h"
 
 #include "demo/demo_batches.h"
+#include "demo/demo_vocabulary.h"
 #include "model/generation.h"
 #include "model/loaded_model.h"
 #include "softprompt/demo_corpus.h"
@@ -92,6 +93,22 @@ std::vector<bool> teacherForcedHits(const model::CausalLM& lm, const model::KVCa
     return hits;
 }
 
+// The sentence of the context that states the fact, and where it starts.
+std::pair<std::string, double> factSentenceOf(const DemoContext& context, const std::string& attribute)
+{
+    const std::string& value = context.rules.value(attribute);
+    for (std::string_view phrasing : vocabulary::factSentences(attribute)) {
+        std::string sentence(phrasing);
+        const std::size_t slot = sentence.find("{value}");
+        if (slot == std::string::npos)
+            continue;
+        sentence.replace(slot, 7, value);
+        if (const std::size_t at = context.text.find(sentence); at != std::string::npos)
+            return {sentence, double(at) / double(context.text.size())};
+    }
+    return {"", 0.0};
+}
+
 } // namespace
 
 DemoEvalResult evaluateInMemory(const model::CausalLM& lm, const Tokenizer& tokenizer, int examples,
@@ -158,9 +175,11 @@ DemoEvalResult evaluateInMemory(const model::CausalLM& lm, const Tokenizer& toke
         withoutContextCorrect += correctWithout;
         attributeScores[query.attribute].first += correctWith;
         ++attributeScores[query.attribute].second;
-        if (int(result.samples.size()) < keepExamples)
-            result.samples.push_back(
-                {query.attribute, query.query, query.answer, withContext.text, alone.text});
+        if (int(result.samples.size()) < keepExamples) {
+            const auto [sentence, position] = factSentenceOf(context, query.attribute);
+            result.samples.push_back({query.attribute, query.query, query.answer, withContext.text,
+                                      alone.text, sentence, position});
+        }
         if (onProgress)
             onProgress(example + 1, examples);
     }
@@ -185,9 +204,12 @@ DemoEvalResult evaluateDemoModel(const DemoEvalOptions& options,
     ModelLoadOptions loadOptions;
     loadOptions.device = options.device;
     const std::shared_ptr<model::LoadedModel> loaded = model::LoadedModel::load(options.model, loadOptions);
+    DemoCorpusOptions corpusOptions;
+    corpusOptions.minContextTokens = options.minContextTokens;
+    corpusOptions.maxContextTokens = options.maxContextTokens;
     DemoEvalResult result =
-        evaluateInMemory(loaded->model(), loaded->tokenizer(), options.examples, options.seed,
-                         DemoCorpusOptions{}, /*withoutContext=*/true, options.keepExamples, onProgress);
+        evaluateInMemory(loaded->model(), loaded->tokenizer(), options.examples, options.seed, corpusOptions,
+                         /*withoutContext=*/true, options.keepExamples, onProgress);
     result.model = loaded->summary().path;
     return result;
 }
