@@ -136,10 +136,15 @@ Evaluation CompressionTask::Impl::evaluate(const SoftPrompt* sigmaPrompt, const 
             const at::Tensor logits = engine::targetLogitsAfterPrefix(lm, prefix, chunk.embeds, chunk.lengths,
                                                                       chunk.targetIndex); // [b, L, V]
             const engine::TeacherTargets& teacherTargets = chunk.teacher;
-            const at::Tensor s = engine::meanOverPositions(
-                engine::objectivePerPosition(config.objective, logits, teacherTargets, config.temperature),
-                teacherTargets.mask);                                                            // [b]
-            const at::Tensor klPerPosition = engine::forwardKlAt1(logits, teacherTargets);       // [b, L]
+            // Rounding leaves the full context's divergence from itself a few ulps either side of 0;
+            // shown as -3e-9 it reads as a bug, so values keep to the range the measure has.
+            at::Tensor sPerPosition = engine::objectivePerPosition(config.objective, logits, teacherTargets,
+                                                                   config.temperature); // [b, L]
+            sPerPosition = objectiveInfo(config.objective).higherIsBetter ? sPerPosition.clamp_max(1.0)
+                                                                          : sPerPosition.clamp_min(0.0);
+            const at::Tensor s = engine::meanOverPositions(sPerPosition, teacherTargets.mask); // [b]
+            const at::Tensor klPerPosition =
+                engine::forwardKlAt1(logits, teacherTargets).clamp_min(0.0);                     // [b, L]
             const at::Tensor kl = engine::meanOverPositions(klPerPosition, teacherTargets.mask); // [b]
             const at::Tensor nll = engine::meanOverPositions(engine::teacherTokenNll(logits, teacherTargets),
                                                              teacherTargets.mask);                // [b]
