@@ -409,6 +409,8 @@ ForwardOutput CausalLM::forwardIds(const at::Tensor& ids, const KVCache* past, b
         at::arange(pastLength, pastLength + length, longOptions).unsqueeze(0).expand({batch, length});
     input.attentionMask =
         at::ones({batch, pastLength + length}, at::TensorOptions().dtype(at::kBool).device(impl_->device));
+    // Known here, so forward() need not read it back from the device (two syncs per decoded token).
+    input.positionRange = std::make_pair(pastLength, pastLength + length - 1);
     input.past = past;
     input.returnCache = returnCache;
     return forward(input);
