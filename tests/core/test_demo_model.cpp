@@ -4,6 +4,7 @@
 #include "demo/adamw.h"
 #include "demo/demo_batches.h"
 #include "demo/demo_step_loss.h"
+#include "demo/demo_vocabulary.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
 #include "softprompt/demo_corpus.h"
@@ -183,6 +184,47 @@ private Q_SLOTS:
         options.seed = 5;
         options.queryAttributes = {"postcode"};
         QVERIFY_THROWS_EXCEPTION(sp::Error, pretrainDemoModel(options));
+    }
+
+    // The values of one fact start with a shared class vector: within a class their embeddings
+    // point the same way, across classes they do not. (A name mismatch once made this a silent
+    // no-op in every shipped model.) At learning rate 0 the saved weights are the starting ones.
+    void structuredEmbeddingsShareAClassVector()
+    {
+        auto meanCosines = [](bool structured) {
+            QTemporaryDir folder;
+            PretrainOptions options = tinyPretrainOptions(folder.path().toStdString());
+            options.steps = 1;
+            options.learningRate = 0.0;
+            options.structuredEmbeddings = structured;
+            options.wordClassScale = 0.5;
+            pretrainDemoModel(options);
+            const sp::ModelHandle model = sp::ModelHandle::load(folder.path().toStdString());
+            const auto lm =
+                sp::model::CausalLM::loadFolder(folder.path().toStdString(), at::kCPU, at::kFloat);
+            at::Tensor embedding; // [V, d]
+            for (const auto& [name, tensor] : lm->namedParameters())
+                if (name == "model.embed_tokens.weight")
+                    embedding = tensor;
+            auto rows = [&](std::string_view attribute) {
+                std::vector<std::int64_t> ids;
+                for (std::string_view word : vocabulary::valuesOf(attribute))
+                    ids.push_back(model.tokenizer().encode(" " + std::string(word)).front());
+                const at::Tensor picked = embedding.index_select(0, at::tensor(ids, at::kLong)); // [n, d]
+                return picked / picked.norm(2, 1, true);
+            };
+            const at::Tensor mascots = rows("mascot"); // [30, d]
+            const at::Tensor codes = rows("code");     // [48, d]
+            const double n = double(mascots.size(0));
+            const double within = (mascots.matmul(mascots.t()).sum().item<double>() - n) / (n * (n - 1));
+            const double across = mascots.matmul(codes.t()).mean().item<double>();
+            return std::make_pair(within, across);
+        };
+        const auto [structuredWithin, structuredAcross] = meanCosines(true);
+        const auto [plainWithin, plainAcross] = meanCosines(false);
+        QVERIFY2(structuredWithin > 0.8, qPrintable(QString::number(structuredWithin)));
+        QVERIFY2(std::abs(structuredAcross) < 0.5, qPrintable(QString::number(structuredAcross)));
+        QVERIFY2(std::abs(plainWithin) < 0.2, qPrintable(QString::number(plainWithin)));
     }
 
     // With worker threads drawing the data, each step has a stream of its own: the result depends on

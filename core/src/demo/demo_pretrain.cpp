@@ -92,10 +92,12 @@ void structureWordEmbeddings(const model::CausalLM& model, const Tokenizer& toke
         return;
     at::Tensor embedding; // [V, d]
     for (const auto& [name, tensor] : model.namedParameters())
-        if (name.size() >= 23 && name.compare(name.size() - 23, 23, "embed_tokens.weight") == 0)
+        if (name == "model.embed_tokens.weight")
             embedding = tensor;
+    // Never skip silently: a mismatched name once left every demo model without the structure.
     if (!embedding.defined())
-        return;
+        throw Error("pretrain-demo: the model has no model.embed_tokens.weight to structure; run with "
+                    "--structured-embeddings 0");
     at::NoGradGuard noGrad;
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
     const std::int64_t hidden = embedding.size(1);
