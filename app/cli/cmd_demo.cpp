@@ -97,6 +97,13 @@ void registerPretrain(CLI::App& app)
                     "Attributes the training queries ask about, e.g. code,mascot,manager (repeat one to "
                     "weight it; default: all)")
         ->delimiter(',');
+    sub->add_option("--distractors", options.distractorsPerContext,
+                    "Sentences per context that mention another word of a fact's class without stating the "
+                    "fact, so that the kind of word is not enough to find the answer (default 0)")
+        ->capture_default_str();
+    sub->add_option("--distractor-attributes", options.distractorAttributes,
+                    "The facts the distractors imitate, e.g. code,mascot,manager (default: all)")
+        ->delimiter(',');
     sub->add_option("--curriculum", options.curriculumFraction)->group("");
     sub->add_option("--min-context", options.minContextTokens)->group("");
     sub->add_option("--max-context", options.maxContextTokens)->group("");
@@ -142,6 +149,10 @@ void registerEval(CLI::App& app)
                     "depends on length")
         ->capture_default_str();
     sub->add_option("--max-context", options->maxContextTokens, "Longest context in tokens (the task: 1500)")
+        ->capture_default_str();
+    sub->add_option("--distractors", options->distractorsPerContext,
+                    "Distractor sentences per context (the task: 0), to test whether the model finds a fact "
+                    "by what the context says rather than by the kind of word")
         ->capture_default_str();
     sub->add_flag("--json", *json, "Print the result as JSON");
     sub->callback([options, json] {

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -254,6 +255,41 @@ private Q_SLOTS:
         QCOMPARE(asked.size(), demoAttributes().size());
         QVERIFY_THROWS_EXCEPTION(sp::Error, generator.contextWithRules(DemoRules{}, 600));
         QVERIFY_THROWS_EXCEPTION(sp::Error, rules.value("weather"));
+    }
+
+    // Distractors mention other words of a stated fact's class in sentences that state nothing;
+    // the facts and their sentences stay, and with none asked for nothing changes.
+    void distractorsMentionOtherWordsOfTheClass()
+    {
+        DemoRules rules;
+        rules.greeting = "Bonjour";
+        rules.closing = "Regards";
+        rules.facts = {{"name", "Iris"},    {"city", "Oslo"},    {"colour", "teal"},
+                       {"mascot", "otter"}, {"code", "lantern"}, {"manager", "Priya"}};
+        DemoCorpusOptions options;
+        options.distractorsPerContext = 4;
+        options.distractorAttributes = {"mascot"};
+        const DemoContext context = DemoCorpusGenerator(9, options).contextWithRules(rules, 600);
+        for (const char* word : {"Iris", " Oslo", " teal", " otter", " lantern", "Priya"})
+            QVERIFY2(context.text.find(word) != std::string::npos, word);
+        QVERIFY(context.text.find("The company mascot is the otter.") != std::string::npos ||
+                context.text.find("the cheerful otter,") != std::string::npos ||
+                context.text.find("our mascot, the otter.") != std::string::npos);
+        // Every other mascot named as a word of its own ("a drawing of a panda."): four in all.
+        int distractors = 0;
+        for (std::string_view mascot : vocabulary::mascots()) {
+            const std::string word = " " + std::string(mascot);
+            for (std::size_t at = context.text.find(word); mascot != "otter" && at != std::string::npos;
+                 at = context.text.find(word, at + 1))
+                distractors += !std::isalpha(static_cast<unsigned char>(context.text[at + word.size()]));
+        }
+        QCOMPARE(distractors, 4);
+
+        // None asked for: the same text as a generator without the option, whatever the list says.
+        DemoCorpusOptions none;
+        none.distractorAttributes = {"mascot"};
+        QCOMPARE(DemoCorpusGenerator(9, none).contextWithRules(rules, 600).text,
+                 DemoCorpusGenerator(9).contextWithRules(rules, 600).text);
     }
 
     void replyWordClassesFollowTheAttributes()

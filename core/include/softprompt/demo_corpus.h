@@ -74,6 +74,13 @@ struct DemoCorpusOptions {
     // The attributes queries ask about, drawn uniformly from this list among those the context
     // states; repeat an entry to weight it. Empty: any stated attribute, uniformly.
     std::vector<std::string> queryAttributes;
+    // Sentences per context that mention another value of a stated fact's class without stating
+    // the fact ("The otter at the city zoo ..."): a model must then find the fact by what the
+    // sentence says, not by the kind of word. 0 (the task as evaluated): none, and the generator
+    // draws exactly what it drew before the option existed.
+    int distractorsPerContext = 0;
+    // The facts whose classes the distractors come from (empty: any stated fact).
+    std::vector<std::string> distractorAttributes;
 };
 
 // Which phrasings of a query to draw from: all of them, or a split that keeps a few phrasings of

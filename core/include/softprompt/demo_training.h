@@ -35,6 +35,10 @@ struct PretrainOptions {
     // The attributes the training queries ask about (see DemoCorpusOptions::queryAttributes); a
     // fine-tuning run can weight the facts a model has not learned yet. Empty: all, uniformly.
     std::vector<std::string> queryAttributes;
+    // Distractor sentences per training context and the facts they imitate
+    // (DemoCorpusOptions::distractorsPerContext, distractorAttributes). 0: none.
+    int distractorsPerContext = 0;
+    std::vector<std::string> distractorAttributes;
 
     // Model (Llama architecture)
     int vocabSize = 1536;
@@ -45,8 +49,11 @@ struct PretrainOptions {
     int maxPositions = 2048;
 
     // Structured starting embeddings for the corpus's word classes (the values of each fact, the
-    // greetings, the closings); see structureWordEmbeddings in demo_pretrain.cpp.
-    bool structuredEmbeddings = true;
+    // greetings, the closings); see structureWordEmbeddings in demo_pretrain.cpp. Off: a bug kept it
+    // from ever being applied, so every shipped model trained without it, and once it worked it
+    // slowed learning (docs/demo-model.md: 0% exact match at step 1,000, where plain embeddings had
+    // 10% by step 500).
+    bool structuredEmbeddings = false;
     double wordClassScale = 0.05; // std of each class's shared vector (the rest of a row has 0.02)
 
     // Optimisation
@@ -124,6 +131,7 @@ struct DemoEvalOptions {
     // Context lengths in tokens; the defaults are the task's (the 300 to 1,500).
     int minContextTokens = 300;
     int maxContextTokens = 1500;
+    int distractorsPerContext = 0; // DemoCorpusOptions::distractorsPerContext: 0 is the task
 };
 
 struct DemoEvalExample {

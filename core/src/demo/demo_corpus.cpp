@@ -274,6 +274,20 @@ DemoContext DemoCorpusGenerator::contextWithRules(const DemoRules& givenRules, i
     ruleSentences.push_back(withSlot(vocab::closingRules(), "word", rules.closing));
     for (const DemoFact& fact : rules.facts)
         ruleSentences.push_back(withSlot(vocab::factSentences(fact.attribute), "value", fact.value));
+    std::vector<const DemoFact*> distractorFacts;
+    for (const DemoFact& fact : rules.facts)
+        if (options_.distractorAttributes.empty() ||
+            std::find(options_.distractorAttributes.begin(), options_.distractorAttributes.end(),
+                      fact.attribute) != options_.distractorAttributes.end())
+            distractorFacts.push_back(&fact);
+    for (int d = 0; d < options_.distractorsPerContext && !distractorFacts.empty(); ++d) {
+        const DemoFact& fact = *distractorFacts[below(distractorFacts.size())];
+        const auto& values = vocab::valuesOf(fact.attribute);
+        std::string other = fact.value;
+        while (other == fact.value) // another word of the class, never the stated value
+            other = std::string(values[below(values.size())]);
+        ruleSentences.push_back(withSlot(vocab::distractorSentences(fact.attribute), "value", other));
+    }
 
     // Filler sentences, more than any context needs; only a prefix of them is used. Templates are
     // drawn without repetition until the list is used up, as a real prompt rarely repeats itself.

@@ -207,6 +207,7 @@ DemoEvalResult evaluateDemoModel(const DemoEvalOptions& options,
     DemoCorpusOptions corpusOptions;
     corpusOptions.minContextTokens = options.minContextTokens;
     corpusOptions.maxContextTokens = options.maxContextTokens;
+    corpusOptions.distractorsPerContext = options.distractorsPerContext;
     DemoEvalResult result =
         evaluateInMemory(loaded->model(), loaded->tokenizer(), options.examples, options.seed, corpusOptions,
                          /*withoutContext=*/true, options.keepExamples, onProgress);

@@ -167,13 +167,19 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     if (totalSteps < 1)
         throw Error("pretrain-demo: nothing to train (" + std::to_string(totalSteps) +
                     " steps); give --minutes or --steps greater than zero");
-    for (const std::string& attribute : options.queryAttributes) {
+    std::vector<std::string> namedAttributes = options.queryAttributes;
+    namedAttributes.insert(namedAttributes.end(), options.distractorAttributes.begin(),
+                           options.distractorAttributes.end());
+    if (options.distractorsPerContext < 0)
+        throw Error("pretrain-demo: --distractors must be 0 or more (got " +
+                    std::to_string(options.distractorsPerContext) + ")");
+    for (const std::string& attribute : namedAttributes) {
         const auto& known = demoAttributes();
         if (std::find(known.begin(), known.end(), attribute) == known.end()) {
             std::string list;
             for (const std::string& name : known)
                 list += (list.empty() ? "" : ", ") + name;
-            throw Error("pretrain-demo: unknown query attribute \"" + attribute + "\"; use some of: " + list);
+            throw Error("pretrain-demo: unknown attribute \"" + attribute + "\"; use some of: " + list);
         }
     }
     model::configureCpuThreads(); // once per process: an explicit --threads must come after it

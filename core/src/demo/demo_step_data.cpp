@@ -67,6 +67,8 @@ StepDataSource::StepDataSource(const PretrainOptions& options, const Tokenizer& 
     corpusOptions.maxContextTokens = options.maxContextTokens + 300;
     corpusOptions.queriesPerContext = options.queriesPerContext;
     corpusOptions.queryAttributes = options.queryAttributes;
+    corpusOptions.distractorsPerContext = options.distractorsPerContext;
+    corpusOptions.distractorAttributes = options.distractorAttributes;
     corpusOptions.countTokens = [&tokenizer](std::string_view text) { return tokenizer.encode(text).size(); };
     generator_ = std::make_unique<DemoCorpusGenerator>(generatorSeed, corpusOptions);
 }

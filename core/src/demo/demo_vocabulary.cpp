@@ -284,6 +284,7 @@ struct AttributeText {
     const std::vector<std::string_view>& (*values)();
     std::vector<std::string_view> factSentences; // {value}
     std::vector<std::string_view> questions;
+    std::vector<std::string_view> distractorSentences; // {value}: another word of the class
 };
 
 const std::vector<AttributeText>& attributeTexts()
@@ -294,39 +295,54 @@ const std::vector<AttributeText>& attributeTexts()
          {"Always introduce yourself as {value} when a customer asks who you are.",
           "Customers know you as {value}; use no other name.", "Sign internal notes as {value}."},
          {"What is your name?", "What should I call you?", "May I know your name?", "Do you have a name?",
-          "Who am I talking to?", "Tell me your name, please."}},
+          "Who am I talking to?", "Tell me your name, please."},
+         {"Your colleague {value} answers the phone line.",
+          "Do not confuse yourself with {value}, the assistant of another shop.",
+          "The night shift is covered by a colleague called {value}."}},
         {"city",
          cities,
          {"Our main office is in {value}.", "The whole chat team works from the office in {value}.",
           "Head office: {value}."},
          {"Where is your office?", "Which city are you based in?", "In which city is your head office?",
-          "Where is the chat team?", "Where are you located?", "What city do you work from?"}},
+          "Where is the chat team?", "Where are you located?", "What city do you work from?"},
+         {"Some parcels leave from our warehouse in {value}.",
+          "Last spring the team visited a trade fair in {value}.",
+          "We do not deliver to {value} at the moment."}},
         {"colour",
          colours,
          {"Our brand colour is {value}.", "The logo is always shown in {value}.",
           "Brand guide: the company colour is {value}."},
          {"What is the brand colour?", "What colour is your logo?", "Which colour does the brand use?",
-          "What is the company colour?", "Tell me the colour of your brand.", "Which colour is the logo?"}},
+          "What is the company colour?", "Tell me the colour of your brand.", "Which colour is the logo?"},
+         {"The old website used {value} buttons.", "Gift wrapping comes in {value} paper.",
+          "The staff canteen was repainted {value} last year."}},
         {"mascot",
          mascots,
          {"The company mascot is the {value}.",
           "Our mascot, the cheerful {value}, is printed on every parcel.",
           "Customers love our mascot, the {value}."},
          {"What is your mascot?", "Which animal is the company mascot?", "What animal is your mascot?",
-          "Do you have a mascot?", "Tell me about your mascot.", "Which animal is printed on parcels?"}},
+          "Do you have a mascot?", "Tell me about your mascot.", "Which animal is printed on parcels?"},
+         {"A customer once sent us a drawing of a {value}.",
+          "The {value} at the city zoo is a favourite of the team.",
+          "Our rival uses a {value} in its adverts."}},
         {"code",
          codeWords,
          {"The code word for urgent tickets is {value}.", "Mark urgent tickets with the code word {value}.",
           "In an emergency, staff use the code word {value}."},
          {"What is the code word for urgent tickets?", "Which code word marks an urgent ticket?",
           "What is the urgent code word?", "How do I mark a ticket as urgent?",
-          "Tell me the code word for emergencies.", "What word flags an urgent case?"}},
+          "Tell me the code word for emergencies.", "What word flags an urgent case?"},
+         {"The internal wiki is called {value}.", "Last year's sales project was named {value}.",
+          "The meeting room on the second floor is called {value}."}},
         {"manager",
          managers,
          {"Your manager is {value}.", "{value} manages the chat team and reviews your work.",
           "Questions about your own work go to your manager, {value}."},
          {"Who is your manager?", "Who supervises you?", "Can I talk to your manager?",
-          "Who manages the chat team?", "Who is your boss?", "Who reviews your work?"}},
+          "Who manages the chat team?", "Who is your boss?", "Who reviews your work?"},
+         {"{value} from the legal team handles contracts.", "Invoices are checked by {value} in accounting.",
+          "The warehouse is run by {value}."}},
     };
     return table;
 }
@@ -354,6 +370,11 @@ const std::vector<std::string_view>& factSentences(std::string_view attribute)
 const std::vector<std::string_view>& questions(std::string_view attribute)
 {
     return attributeText(attribute).questions;
+}
+
+const std::vector<std::string_view>& distractorSentences(std::string_view attribute)
+{
+    return attributeText(attribute).distractorSentences;
 }
 
 const std::vector<const std::vector<std::string_view>*>& replyWordClasses()

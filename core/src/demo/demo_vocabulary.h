@@ -38,6 +38,9 @@ const std::vector<std::string_view>& sectionHeadings();
 const std::vector<std::string_view>& personaLines(); // {name} {company} {city} {industry}
 // Sentences stating a fact: {value}.
 const std::vector<std::string_view>& factSentences(std::string_view attribute);
+// Sentences that mention another word of a fact's class without stating the fact ({value}), so
+// that a word of the right class is not enough to find the answer.
+const std::vector<std::string_view>& distractorSentences(std::string_view attribute);
 // Reply rules: {word}.
 const std::vector<std::string_view>& greetingRules();
 const std::vector<std::string_view>& closingRules();
