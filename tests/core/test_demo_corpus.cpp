@@ -27,6 +27,17 @@ using namespace sp::demo;
 
 namespace {
 
+// Rules with every attribute, for tests that look for them in a context.
+DemoRules exampleRules()
+{
+    DemoRules rules;
+    rules.greeting = "Bonjour";
+    rules.closing = "Regards";
+    rules.facts = {{"name", "Iris"},    {"city", "Oslo"},    {"colour", "teal"},
+                   {"mascot", "otter"}, {"code", "lantern"}, {"manager", "Priya"}};
+    return rules;
+}
+
 // A small tokenizer trained once for the whole test (the shipped one is checked separately).
 const sp::Tokenizer& smallTokenizer()
 {
@@ -234,11 +245,7 @@ private Q_SLOTS:
 
     void contextStatesItsRules()
     {
-        DemoRules rules;
-        rules.greeting = "Bonjour";
-        rules.closing = "Regards";
-        rules.facts = {{"name", "Iris"},    {"city", "Oslo"},    {"colour", "teal"},
-                       {"mascot", "otter"}, {"code", "lantern"}, {"manager", "Priya"}};
+        const DemoRules rules = exampleRules();
         DemoCorpusGenerator generator(9);
         const DemoContext context = generator.contextWithRules(rules, 600);
         for (const char* word :
@@ -261,11 +268,7 @@ private Q_SLOTS:
     // the facts and their sentences stay, and with none asked for nothing changes.
     void distractorsMentionOtherWordsOfTheClass()
     {
-        DemoRules rules;
-        rules.greeting = "Bonjour";
-        rules.closing = "Regards";
-        rules.facts = {{"name", "Iris"},    {"city", "Oslo"},    {"colour", "teal"},
-                       {"mascot", "otter"}, {"code", "lantern"}, {"manager", "Priya"}};
+        const DemoRules rules = exampleRules();
         DemoCorpusOptions options;
         options.distractorsPerContext = 4;
         options.distractorAttributes = {"mascot"};
