@@ -156,8 +156,7 @@ QVariant CompareModel::data(const QModelIndex& index, int role) const
                                   ? tr("≈ the first token agrees, the continuation differs")
                                   : tr("✗ the first token differs from the full-context prediction"))
                          .arg(toQ(outcome->prediction))
-                         .arg(outcome->s, 0, 'g', 4)
-                         .arg(outcome->kl, 0, 'g', 4);
+                         .arg(divergenceText(outcome->s, 4), divergenceText(outcome->kl, 4));
     default:
         return {};
     }

@@ -32,11 +32,11 @@ QString tokenLabel(const std::string& text)
 // Percentages with fixed decimals; divergences with 3 significant digits (they span 1e-5 .. 10).
 QString intervalText(const sp::Interval& interval, double scale, int decimals)
 {
-    const char format = scale == 1.0 ? 'g' : 'f';
+    auto number = [&](double value) {
+        return scale == 1.0 ? divergenceText(value, decimals) : QString::number(value * scale, 'f', decimals);
+    };
     return QStringLiteral("%1 <small>[%2, %3]</small>")
-        .arg(interval.mean * scale, 0, format, decimals)
-        .arg(interval.low * scale, 0, format, decimals)
-        .arg(interval.high * scale, 0, format, decimals);
+        .arg(number(interval.mean), number(interval.low), number(interval.high));
 }
 
 } // namespace

@@ -42,9 +42,8 @@ QString intervalCell(const sp::Interval& interval, bool asPercent)
         return QStringLiteral("%1 <small>(%2–%3)</small>")
             .arg(percent(interval.mean), percent(interval.low), percent(interval.high));
     return QStringLiteral("%1 <small>(%2–%3)</small>")
-        .arg(interval.mean, 0, 'g', 3)
-        .arg(interval.low, 0, 'g', 3)
-        .arg(interval.high, 0, 'g', 3);
+        .arg(divergenceText(interval.mean, 3), divergenceText(interval.low, 3),
+             divergenceText(interval.high, 3));
 }
 
 QString imageSource(const QImage& image, bool embed)

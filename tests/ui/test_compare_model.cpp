@@ -1,7 +1,8 @@
 // The compare table: worst query first for a divergence and for a similarity, agreement marks,
-// QAbstractItemModelTester. (The conversion between engine evaluations and stored rows is tested in
-// tests/core/test_run_recording.cpp.)
+// QAbstractItemModelTester, and how divergences are written. (The conversion between engine
+// evaluations and stored rows is tested in tests/core/test_run_recording.cpp.)
 #include "CompareModel.h"
+#include "QtConvert.h"
 #include "evaluation_fixture.h"
 #include "ui_test_support.h"
 
@@ -13,6 +14,23 @@ using sptest::threeQueries;
 class TestCompareModel : public QObject {
     Q_OBJECT
 private slots:
+    // Rounding noise (the full context against itself) reads 0; real divergences keep their digits.
+    void divergenceTextHidesRoundingNoise_data()
+    {
+        QTest::addColumn<double>("value");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("full context") << 3.6e-9 << QStringLiteral("0");
+        QTest::newRow("below zero") << -3e-9 << QStringLiteral("0");
+        QTest::newRow("small sigma") << 0.000294 << QStringLiteral("0.000294");
+        QTest::newRow("no context") << 4.39 << QStringLiteral("4.39");
+    }
+    void divergenceTextHidesRoundingNoise()
+    {
+        QFETCH(double, value);
+        QFETCH(QString, expected);
+        QCOMPARE(spui::divergenceText(value, 3), expected);
+    }
+
     void worstFirstForADivergence()
     {
         spui::CompareModel model;
