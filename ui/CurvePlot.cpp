@@ -18,10 +18,6 @@
 #include <cmath>
 
 namespace spui {
-namespace {
-// Replots are merged over this interval: at most ~12 redraws per second whatever the step rate.
-constexpr int kReplotIntervalMs = 80;
-} // namespace
 
 CurvePlot::CurvePlot(QWidget* parent) : QWidget(parent)
 {

@@ -54,6 +54,9 @@ public:
     int trainPointCount() const { return int(trainSteps_.size()); }
     int heldoutPointCount() const { return int(heldoutSteps_.size()); }
     int replotCount() const { return replotCount_; }
+    // Updates arriving within this time of a replot are merged into the next one: at most ~12
+    // redraws per second whatever the step rate.
+    static constexpr int kReplotIntervalMs = 80;
     QString hoverText() const;
     QCustomPlot* plot() const { return plot_; }
 

@@ -128,7 +128,13 @@ private slots:
         QTRY_COMPARE(plot->trainPointCount(), 24);
         QVERIFY(plot->heldoutPointCount() >= 3);
         QVERIFY(plot->baselines().size() >= 2);
-        QVERIFY(plot->replotCount() < 24); // merged, not one per step
+        // Merged on a timer, not one per step: at most one replot per interval (plus the last ones
+        // after the run). On an idle machine that is 8 replots for 24 steps; on a loaded one a step
+        // takes longer than the interval and each may get its own, which is still fine.
+        const int replotBound = int(monitor.elapsedMs() / spui::CurvePlot::kReplotIntervalMs) + 3;
+        qInfo("replots: %d for %d steps in %.0f ms (at most %d)", plot->replotCount(), int(steps.count()),
+              monitor.elapsedMs(), replotBound);
+        QVERIFY2(plot->replotCount() <= replotBound, qPrintable(QString::number(plot->replotCount())));
         QVERIFY(child<QProgressBar>(window_.get(), "trainProgress")->text().contains("finished"));
         QVERIFY(child<QPushButton>(window_.get(), "startButton")->isEnabled());
         QVERIFY(!child<QPushButton>(window_.get(), "stopButton")->isEnabled());
