@@ -96,13 +96,14 @@ std::vector<bool> teacherForcedHits(const model::CausalLM& lm, const model::KVCa
 // The sentence of the context that states the fact, and where it starts.
 std::pair<std::string, double> factSentenceOf(const DemoContext& context, const std::string& attribute)
 {
+    constexpr std::string_view kSlot = "{value}";
     const std::string& value = context.rules.value(attribute);
     for (std::string_view phrasing : vocabulary::factSentences(attribute)) {
         std::string sentence(phrasing);
-        const std::size_t slot = sentence.find("{value}");
+        const std::size_t slot = sentence.find(kSlot);
         if (slot == std::string::npos)
             continue;
-        sentence.replace(slot, 7, value);
+        sentence.replace(slot, kSlot.size(), value);
         if (const std::size_t at = context.text.find(sentence); at != std::string::npos)
             return {sentence, double(at) / double(context.text.size())};
     }
