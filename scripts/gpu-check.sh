@@ -116,9 +116,10 @@ start_demo_pretrain() {
     IFS=';' read -ra specs <<<"$DEMO_CONFIGS"
     for spec in "${specs[@]}"; do
         name=${spec%%:*} flags=${spec#*:}
-        echo "softprompt pretrain-demo --out $name --device $DEVICE --seed 1 $flags" >"$WORK/demo/$name.command"
+        [[ "$flags" == *--seed* ]] || flags="--seed 1 $flags"
+        echo "softprompt pretrain-demo --out $name --device $DEVICE $flags" >"$WORK/demo/$name.command"
         # shellcheck disable=SC2086
-        setsid "$CLI" pretrain-demo --out "$WORK/demo/$name" --device "$DEVICE" --seed 1 $flags \
+        setsid "$CLI" pretrain-demo --out "$WORK/demo/$name" --device "$DEVICE" $flags \
             >"$WORK/demo/$name.log" 2>&1 &
         DEMO_PIDS+=($!)
         log "demo-pretrain $name: started ($flags)"
