@@ -104,6 +104,13 @@ void registerPretrain(CLI::App& app)
     sub->add_option("--distractor-attributes", options.distractorAttributes,
                     "The facts the distractors imitate, e.g. code,mascot,manager (default: all)")
         ->delimiter(',');
+    sub->add_option("--spread-values", options.spreadAttributes,
+                    "With --init-from: facts whose value embeddings are moved away from their class mean "
+                    "first, for a fact the model answers with one default value, e.g. code")
+        ->delimiter(',');
+    sub->add_option("--spread-factor", options.spreadFactor,
+                    "How far --spread-values moves them: the distance from the class mean times this")
+        ->capture_default_str();
     sub->add_option("--curriculum", options.curriculumFraction)->group("");
     sub->add_option("--min-context", options.minContextTokens)->group("");
     sub->add_option("--max-context", options.maxContextTokens)->group("");

@@ -14,6 +14,7 @@
 #include "softprompt/hash.h"
 #include "softprompt/model_handle.h"
 #include "softprompt/paths.h"
+#include "softprompt/tokenizer.h"
 #include "test_model_support.h"
 
 #include <QTemporaryDir>
@@ -60,6 +61,21 @@ PretrainOptions tinyPretrainOptions(const std::string& outDir)
     options.warmupSteps = 1;
     options.evalEvery = 0;
     return options;
+}
+
+// The embedding rows [n, d] of one fact's values, from a model folder that pretrain-demo wrote.
+at::Tensor valueEmbeddings(const std::string& folder, std::string_view attribute)
+{
+    const sp::Tokenizer tokenizer = sp::Tokenizer::fromFile((fs::path(folder) / "tokenizer.json").string());
+    const auto lm = sp::model::CausalLM::loadFolder(folder, at::kCPU, at::kFloat);
+    at::Tensor embedding; // [V, d]
+    for (const auto& [name, tensor] : lm->namedParameters())
+        if (name == "model.embed_tokens.weight")
+            embedding = tensor;
+    std::vector<std::int64_t> ids;
+    for (std::string_view word : vocabulary::valuesOf(attribute))
+        ids.push_back(tokenizer.encode(" " + std::string(word)).front());
+    return embedding.index_select(0, at::tensor(ids, at::kLong)).clone(); // [n, d]
 }
 
 } // namespace
@@ -199,18 +215,8 @@ private Q_SLOTS:
             options.structuredEmbeddings = structured;
             options.wordClassScale = 0.5;
             pretrainDemoModel(options);
-            const sp::ModelHandle model = sp::ModelHandle::load(folder.path().toStdString());
-            const auto lm =
-                sp::model::CausalLM::loadFolder(folder.path().toStdString(), at::kCPU, at::kFloat);
-            at::Tensor embedding; // [V, d]
-            for (const auto& [name, tensor] : lm->namedParameters())
-                if (name == "model.embed_tokens.weight")
-                    embedding = tensor;
             auto rows = [&](std::string_view attribute) {
-                std::vector<std::int64_t> ids;
-                for (std::string_view word : vocabulary::valuesOf(attribute))
-                    ids.push_back(model.tokenizer().encode(" " + std::string(word)).front());
-                const at::Tensor picked = embedding.index_select(0, at::tensor(ids, at::kLong)); // [n, d]
+                const at::Tensor picked = valueEmbeddings(folder.path().toStdString(), attribute); // [n, d]
                 return picked / picked.norm(2, 1, true);
             };
             const at::Tensor mascots = rows("mascot"); // [30, d]
@@ -225,6 +231,53 @@ private Q_SLOTS:
         QVERIFY2(structuredWithin > 0.8, qPrintable(QString::number(structuredWithin)));
         QVERIFY2(std::abs(structuredAcross) < 0.5, qPrintable(QString::number(structuredAcross)));
         QVERIFY2(std::abs(plainWithin) < 0.2, qPrintable(QString::number(plainWithin)));
+    }
+
+    // --spread-values scales each value's distance from its class mean (at learning rate 0 the saved
+    // weights are the spread starting ones): the named fact's rows move, the class mean and the other
+    // facts stay. Float32, relative tolerance 1e-5.
+    void spreadValuesMovesOneFactsValuesApart_data()
+    {
+        QTest::addColumn<double>("factor");
+        QTest::newRow("three times apart") << 3.0;
+        QTest::newRow("half as far") << 0.5;
+    }
+    void spreadValuesMovesOneFactsValuesApart()
+    {
+        QFETCH(double, factor);
+        QTemporaryDir base;
+        QTemporaryDir spread;
+        pretrainDemoModel(tinyPretrainOptions(base.path().toStdString()));
+        PretrainOptions options = tinyPretrainOptions(spread.path().toStdString());
+        options.initFrom = base.path().toStdString();
+        options.steps = 1;
+        options.learningRate = 0.0;
+        options.spreadAttributes = {"code"};
+        options.spreadFactor = factor;
+        pretrainDemoModel(options);
+        const at::Tensor before = valueEmbeddings(base.path().toStdString(), "code");  // [48, d]
+        const at::Tensor after = valueEmbeddings(spread.path().toStdString(), "code"); // [48, d]
+        const at::Tensor meanBefore = before.mean(0, true);                            // [1, d]
+        const at::Tensor expected = meanBefore + (before - meanBefore) * factor;       // [48, d]
+        const double scale = expected.abs().max().item<double>();
+        QVERIFY2((after - expected).abs().max().item<double>() < 1e-5 * scale,
+                 qPrintable(QString::number((after - expected).abs().max().item<double>())));
+        QVERIFY((after.mean(0, true) - meanBefore).abs().max().item<double>() < 1e-5 * scale);
+        const double spreadRatio =
+            (after - after.mean(0, true)).norm().item<double>() / (before - meanBefore).norm().item<double>();
+        QVERIFY2(std::abs(spreadRatio - factor) < 1e-4 * factor, qPrintable(QString::number(spreadRatio)));
+        QVERIFY(valueEmbeddings(spread.path().toStdString(), "mascot")
+                    .equal(valueEmbeddings(base.path().toStdString(), "mascot")));
+
+        // Only a trained model can be spread, by a positive factor, for a fact that exists.
+        options.spreadFactor = 0.0;
+        QVERIFY_THROWS_EXCEPTION(sp::Error, pretrainDemoModel(options));
+        options.spreadFactor = factor;
+        options.spreadAttributes = {"postcode"};
+        QVERIFY_THROWS_EXCEPTION(sp::Error, pretrainDemoModel(options));
+        options.spreadAttributes = {"code"};
+        options.initFrom.clear();
+        QVERIFY_THROWS_EXCEPTION(sp::Error, pretrainDemoModel(options));
     }
 
     // With worker threads drawing the data, each step has a stream of its own: the result depends on

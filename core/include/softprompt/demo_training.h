@@ -39,6 +39,11 @@ struct PretrainOptions {
     // (DemoCorpusOptions::distractorsPerContext, distractorAttributes). 0: none.
     int distractorsPerContext = 0;
     std::vector<std::string> distractorAttributes;
+    // Fine-tuning only: before training, move the embeddings of these facts' values away from their
+    // class mean by spreadFactor (a fact the model answers with the class prior; see
+    // spreadValueEmbeddings in demo_pretrain.cpp). Empty: the weights as loaded.
+    std::vector<std::string> spreadAttributes;
+    double spreadFactor = 3.0;
 
     // Model (Llama architecture)
     int vocabSize = 1536;

@@ -85,19 +85,22 @@ std::vector<at::Tensor> uniqueParameters(const model::CausalLM& model)
 // structure; a random one must discover it, which costs thousands of steps here): every value of a
 // fact, greeting and closing = its class's shared vector + its own random vector. Attention can then
 // pick out "the city" or "the greeting" anywhere in a long context with one direction.
+// The input embedding [V, d], looked up by its exact name. Never skip silently: a mismatched name
+// once left every demo model without its structured embeddings.
+at::Tensor wordEmbedding(const model::CausalLM& model, const std::string& whatFor)
+{
+    for (const auto& [name, tensor] : model.namedParameters())
+        if (name == "model.embed_tokens.weight")
+            return tensor;
+    throw Error("pretrain-demo: the model has no model.embed_tokens.weight to " + whatFor);
+}
+
 void structureWordEmbeddings(const model::CausalLM& model, const Tokenizer& tokenizer, std::uint64_t seed,
                              double classScale)
 {
     if (classScale <= 0.0)
         return;
-    at::Tensor embedding; // [V, d]
-    for (const auto& [name, tensor] : model.namedParameters())
-        if (name == "model.embed_tokens.weight")
-            embedding = tensor;
-    // Never skip silently: a mismatched name once left every demo model without the structure.
-    if (!embedding.defined())
-        throw Error("pretrain-demo: the model has no model.embed_tokens.weight to structure; run with "
-                    "--structured-embeddings 0");
+    at::Tensor embedding = wordEmbedding(model, "structure; run with --structured-embeddings 0"); // [V, d]
     at::NoGradGuard noGrad;
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
     const std::int64_t hidden = embedding.size(1);
@@ -111,6 +114,30 @@ void structureWordEmbeddings(const model::CausalLM& model, const Tokenizer& toke
     };
     for (const auto* words : vocabulary::replyWordClasses())
         addClass(*words);
+}
+
+// --spread-values: a fact whose values the model can hardly tell apart (their embeddings close to
+// their class mean) is a trap. The answer settles on the class prior, uniform over the values, and
+// the values then get almost the same gradient, so they never move apart and retrieval never starts:
+// the 8-head model learned five facts completely and sat at exactly log(48) on the code word
+// (docs/demo-model.md, session 5). Scaling each value's distance from the class mean by `factor`
+// gives retrieval the differences it needs; the class mean, which says "a code word", stays.
+void spreadValueEmbeddings(const model::CausalLM& model, const Tokenizer& tokenizer,
+                           const std::vector<std::string>& attributes, double factor)
+{
+    if (attributes.empty())
+        return;
+    at::Tensor embedding = wordEmbedding(model, "spread"); // [V, d]
+    at::NoGradGuard noGrad;
+    for (const std::string& attribute : attributes) {
+        std::vector<std::int64_t> ids;
+        for (std::string_view word : vocabulary::valuesOf(attribute))
+            ids.push_back(tokenizer.encode(" " + std::string(word)).front()); // one token each (checked)
+        const at::Tensor index = at::tensor(ids, at::kLong).to(embedding.device()); // [n]
+        const at::Tensor rows = embedding.index_select(0, index);                   // [n, d]
+        const at::Tensor classMean = rows.mean(0, /*keepdim=*/true);                // [1, d]
+        embedding.index_copy_(0, index, classMean + (rows - classMean) * factor);
+    }
 }
 
 // --init-from: the weights of a model folder that pretrain-demo wrote with the same tokenizer and
@@ -170,6 +197,14 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     std::vector<std::string> namedAttributes = options.queryAttributes;
     namedAttributes.insert(namedAttributes.end(), options.distractorAttributes.begin(),
                            options.distractorAttributes.end());
+    namedAttributes.insert(namedAttributes.end(), options.spreadAttributes.begin(),
+                           options.spreadAttributes.end());
+    if (!options.spreadAttributes.empty() && options.initFrom.empty())
+        throw Error("pretrain-demo: --spread-values changes a trained model's embeddings; give the model "
+                    "with --init-from (a fresh model's values are already apart)");
+    if (!options.spreadAttributes.empty() && !(options.spreadFactor > 0.0))
+        throw Error("pretrain-demo: --spread-factor must be greater than 0 (got " +
+                    std::to_string(options.spreadFactor) + ")");
     if (options.distractorsPerContext < 0)
         throw Error("pretrain-demo: --distractors must be 0 or more (got " +
                     std::to_string(options.distractorsPerContext) + ")");
@@ -226,9 +261,10 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     std::shared_ptr<model::CausalLM> lm =
         model::CausalLM::createRandom(config, mixSeed(options.seed, 2), device);
     lm->setTrainable(true);
-    if (!options.initFrom.empty())
+    if (!options.initFrom.empty()) {
         copyWeightsFrom(*lm, options.initFrom, tokenizerJson);
-    else if (options.structuredEmbeddings)
+        spreadValueEmbeddings(*lm, tokenizer, options.spreadAttributes, options.spreadFactor);
+    } else if (options.structuredEmbeddings)
         structureWordEmbeddings(*lm, tokenizer, mixSeed(options.seed, 6), options.wordClassScale);
     const std::vector<at::Tensor> parameters = uniqueParameters(*lm);
     std::int64_t parameterCount = 0;
