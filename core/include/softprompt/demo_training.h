@@ -16,7 +16,7 @@ inline constexpr std::uint64_t kDefaultEvalSeed = 20240611;
 struct PretrainOptions {
     std::string outDir;
     std::uint64_t seed = 1;
-    double minutes = 50.0;       // sets the number of optimiser steps (steps = minutes * stepsPerMinute)
+    double minutes = 45.0;       // sets the number of optimiser steps (steps = minutes * stepsPerMinute)
     double stepsPerMinute = 0.0; // 0 = the rate measured on one idle core for the default model
     int steps = 0;               // > 0 overrides minutes
     // > 0: stop after this many steps of a run planned for `steps` (same schedule, so the result is

@@ -39,10 +39,10 @@ namespace sp::demo {
 
 namespace {
 
-// Optimiser steps per minute of the default model over a whole run on one core (the shipped model's
-// 2,800 steps took about 50 minutes); --minutes turns into a fixed step count so that a run is
-// reproducible from its seed however busy the machine is.
-constexpr double kDefaultStepsPerMinute = 56.0;
+// Optimiser steps per minute of the default model over a whole run on one idle core (r9's 2,800
+// steps took 50.5 minutes: 55.4 a minute); --minutes turns into a fixed step count so that a run is
+// reproducible from its seed however busy the machine is. The default 45 minutes are 2,475 steps.
+constexpr double kDefaultStepsPerMinute = 55.0;
 
 ModelConfig demoModelConfig(const PretrainOptions& options, std::int64_t vocabSize, std::int64_t endOfText)
 {
