@@ -3,7 +3,7 @@
 #
 #   scripts/demo-model-recipe.sh OUTDIR [SOFTPROMPT]
 #
-# Stages 1-2 ran on a lent H200 (64 contexts per step, ~9 min together); stages 3-7 on one core of a
+# Stages 1-2 ran on a lent H200 (64 contexts per step, ~10 min together); stages 3-7 on one core of a
 # 2-core CPU (~70 min). Each stage starts from the one before (--init-from) and writes OUTDIR/<stage>;
 # the model is OUTDIR/final. On CUDA the result is reproducible up to floating-point summation order,
 # so a rerun gives a model of the same kind, not the same bytes. A stage already written is skipped.

@@ -81,10 +81,6 @@ std::vector<at::Tensor> uniqueParameters(const model::CausalLM& model)
     return unique;
 }
 
-// Word classes of the corpus get structured starting embeddings (a pretrained model has such
-// structure; a random one must discover it, which costs thousands of steps here): every value of a
-// fact, greeting and closing = its class's shared vector + its own random vector. Attention can then
-// pick out "the city" or "the greeting" anywhere in a long context with one direction.
 // The input embedding [V, d], looked up by its exact name. Never skip silently: a mismatched name
 // once left every demo model without its structured embeddings.
 at::Tensor wordEmbedding(const model::CausalLM& model, const std::string& whatFor)
@@ -95,6 +91,10 @@ at::Tensor wordEmbedding(const model::CausalLM& model, const std::string& whatFo
     throw Error("pretrain-demo: the model has no model.embed_tokens.weight to " + whatFor);
 }
 
+// Word classes of the corpus get structured starting embeddings (a pretrained model has such
+// structure; a random one must discover it, which costs thousands of steps here): every value of a
+// fact, greeting and closing = its class's shared vector + its own random vector. Attention can then
+// pick out "the city" or "the greeting" anywhere in a long context with one direction.
 void structureWordEmbeddings(const model::CausalLM& model, const Tokenizer& tokenizer, std::uint64_t seed,
                              double classScale)
 {
