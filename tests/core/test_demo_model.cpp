@@ -63,6 +63,17 @@ PretrainOptions tinyPretrainOptions(const std::string& outDir)
     return options;
 }
 
+// A fine-tune of `baseDir` into `outDir` that trains nothing: one step at learning rate 0, so the saved
+// weights are the starting ones (what --init-from and its options made of the base).
+PretrainOptions startingWeightsOptions(const std::string& baseDir, const std::string& outDir)
+{
+    PretrainOptions options = tinyPretrainOptions(outDir);
+    options.initFrom = baseDir;
+    options.steps = 1;
+    options.learningRate = 0.0;
+    return options;
+}
+
 // The embedding rows [n, d] of one fact's values, from a model folder that pretrain-demo wrote.
 at::Tensor valueEmbeddings(const std::string& folder, std::string_view attribute)
 {
@@ -185,10 +196,8 @@ private Q_SLOTS:
         QTemporaryDir base;
         QTemporaryDir tuned;
         pretrainDemoModel(tinyPretrainOptions(base.path().toStdString()));
-        PretrainOptions options = tinyPretrainOptions(tuned.path().toStdString());
-        options.initFrom = base.path().toStdString();
-        options.steps = 1;
-        options.learningRate = 0.0;
+        PretrainOptions options =
+            startingWeightsOptions(base.path().toStdString(), tuned.path().toStdString());
         options.queryAttributes = {"code", "manager"};
         pretrainDemoModel(options);
         auto weights = [](const QTemporaryDir& folder) {
@@ -248,10 +257,8 @@ private Q_SLOTS:
         QTemporaryDir base;
         QTemporaryDir spread;
         pretrainDemoModel(tinyPretrainOptions(base.path().toStdString()));
-        PretrainOptions options = tinyPretrainOptions(spread.path().toStdString());
-        options.initFrom = base.path().toStdString();
-        options.steps = 1;
-        options.learningRate = 0.0;
+        PretrainOptions options =
+            startingWeightsOptions(base.path().toStdString(), spread.path().toStdString());
         options.spreadAttributes = {"code"};
         options.spreadFactor = factor;
         pretrainDemoModel(options);
@@ -260,8 +267,8 @@ private Q_SLOTS:
         const at::Tensor meanBefore = before.mean(0, true);                            // [1, d]
         const at::Tensor expected = meanBefore + (before - meanBefore) * factor;       // [48, d]
         const double scale = expected.abs().max().item<double>();
-        QVERIFY2((after - expected).abs().max().item<double>() < 1e-5 * scale,
-                 qPrintable(QString::number((after - expected).abs().max().item<double>())));
+        const double error = (after - expected).abs().max().item<double>();
+        QVERIFY2(error < 1e-5 * scale, qPrintable(QString::number(error)));
         QVERIFY((after.mean(0, true) - meanBefore).abs().max().item<double>() < 1e-5 * scale);
         const double spreadRatio =
             (after - after.mean(0, true)).norm().item<double>() / (before - meanBefore).norm().item<double>();
