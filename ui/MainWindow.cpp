@@ -2,11 +2,15 @@
 
 #include "CompareView.h"
 #include "ContextEditor.h"
+#include "CoverageMap.h"
 #include "CurvePlot.h"
 #include "Dialogs.h"
 #include "Examples.h"
+#include "HelpGuide.h"
 #include "ModelBar.h"
+#include "PlaygroundTab.h"
 #include "PlotExport.h"
+#include "Project.h"
 #include "QtConvert.h"
 #include "QueryEditor.h"
 #include "QueryFiles.h"
@@ -29,6 +33,7 @@
 #include <QFileInfo>
 #include <QLabel>
 #include <QMenuBar>
+#include <QPlainTextEdit>
 #include <QSettings>
 #include <QSplitter>
 #include <QStandardPaths>
@@ -45,15 +50,15 @@ struct TabKey {
     const char* key;
     const char* title;
 };
-const TabKey kTabs[] = {{"context", "&Context"},  {"queries", "&Queries"}, {"train", "&Train"},
-                        {"compare", "C&ompare"},  {"runs", "&Runs"},       {"sweep", "S&weep"},
-                        {"sigma", "σ &inspector"}};
-
-QString sessionFolder()
-{
-    return QDir(QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation))
-        .filePath(QStringLiteral("softprompt-workbench/last-session"));
-}
+// Marked for lupdate in MainWindow's context, where tr() translates them.
+const TabKey kTabs[] = {{"context", QT_TRANSLATE_NOOP("spui::MainWindow", "&Context")},
+                        {"queries", QT_TRANSLATE_NOOP("spui::MainWindow", "&Queries")},
+                        {"train", QT_TRANSLATE_NOOP("spui::MainWindow", "&Train")},
+                        {"compare", QT_TRANSLATE_NOOP("spui::MainWindow", "C&ompare")},
+                        {"runs", QT_TRANSLATE_NOOP("spui::MainWindow", "R&uns")},
+                        {"sweep", QT_TRANSLATE_NOOP("spui::MainWindow", "S&weep")},
+                        {"sigma", QT_TRANSLATE_NOOP("spui::MainWindow", "σ &inspector")},
+                        {"playground", QT_TRANSLATE_NOOP("spui::MainWindow", "Pla&yground")}};
 
 } // namespace
 
@@ -90,8 +95,20 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     tabs_ = new QTabWidget(this);
     tabs_->setObjectName(QStringLiteral("mainTabs"));
     tabs_->setDocumentMode(true);
-    QWidget* pages[] = {contextEditor_, queryEditor_, trainPage,      compareView_,
-                        runsBrowser_,   sweepView_,   sigmaInspector_};
+    // The playground tab, and the coverage map beside the context editor (issue 21).
+    playgroundTab_ = new PlaygroundTab(session_, this);
+    auto* contextPage = new QSplitter(Qt::Horizontal, this);
+    contextPage->setObjectName(QStringLiteral("contextSplitter"));
+    contextPage->addWidget(contextEditor_);
+    coveragePanel_ =
+        new CoveragePanel(session_, contextEditor_->findChild<QPlainTextEdit*>(QStringLiteral("contextEdit")), this);
+    coveragePanel_->setConfigProvider([this] { return trainingPanel_->config(); });
+    contextPage->addWidget(coveragePanel_);
+    contextPage->setStretchFactor(0, 3);
+    contextPage->setStretchFactor(1, 2);
+
+    QWidget* pages[] = {contextPage,  queryEditor_, trainPage,       compareView_,
+                        runsBrowser_, sweepView_,   sigmaInspector_, playgroundTab_};
     for (size_t i = 0; i < std::size(kTabs); ++i) {
         pages[i]->setProperty("tabKey", QLatin1String(kTabs[i].key));
         tabs_->addTab(pages[i], tr(kTabs[i].title));
@@ -141,7 +158,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
         statusBar()->showMessage(tr("Settings loaded from the run; press Train to run them again."), 5000);
     });
     connect(runsBrowser_, &RunsBrowser::outcomeOpened, this, [this] { showTab(QStringLiteral("compare")); });
+    connect(runsBrowser_, &RunsBrowser::workRestoreRequested, this, &MainWindow::restoreWorkFromRun);
     connect(contextEditor_, &ContextEditor::openFileRequested, this, &MainWindow::openContextFile);
+
+    project_ = new Project(session_, trainingPanel_, this);
+    connect(project_, &Project::modifiedChanged, this, &MainWindow::updateTitle);
+    connect(project_, &Project::pathChanged, this, &MainWindow::updateTitle);
+    updateTitle();
     // The over-long warning's threshold: the teacher reads context + query + its continuation, so
     // the longest query and L tokens must fit next to the context.
     auto* reserveTimer = new QTimer(this);
@@ -201,8 +224,8 @@ bool MainWindow::showTab(const QString& key)
 void MainWindow::buildMenus()
 {
     QMenu* file = menuBar()->addMenu(tr("&File"));
-    QAction* openContext = file->addAction(tr("&Open context…"), this, &MainWindow::openContextFile);
-    openContext->setShortcut(QKeySequence::Open);
+    buildProjectActions(file);
+    file->addAction(tr("Open &context…"), this, &MainWindow::openContextFile);
     QAction* openModel =
         file->addAction(tr("Open Hugging Face &model folder…"), modelBar_, &ModelBar::openFolderDialog);
     openModel->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
@@ -213,7 +236,9 @@ void MainWindow::buildMenus()
         if (list.empty())
             examples->addAction(tr("(no examples found)"))->setEnabled(false);
         for (const ExampleInfo& example : list)
-            examples->addAction(example.title, this, [this, name = example.name] {
+            examples->addAction(example.title, this, [this, name = example.name, title = example.title] {
+                if (!confirmReplacingWork(tr("open the example \"%1\"").arg(title)))
+                    return;
                 QString error;
                 if (!openExample(name, &error))
                     showError(this, tr("Could not open the example"), error);
@@ -241,10 +266,13 @@ void MainWindow::buildMenus()
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
 
+    buildEditMenu();
+
     QMenu* run = menuBar()->addMenu(tr("&Run"));
     run->addAction(tr("&Train σ"), trainingPanel_, &TrainingPanel::start);
+    // Ctrl+P is Print (the report); one key sequence, one action.
     run->addAction(tr("&Pause / resume"), trainingPanel_, &TrainingPanel::togglePause)
-        ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_P));
+        ->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P));
     run->addAction(tr("&Stop"), trainingPanel_, &TrainingPanel::stop);
     run->addAction(tr("Compression s&weep"), trainingPanel_, &TrainingPanel::startSweep);
 
@@ -257,6 +285,9 @@ void MainWindow::buildMenus()
     }
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    QAction* guide = help->addAction(tr("Workflow &guide"), this, [this] { showWorkflowGuide(this); });
+    guide->setObjectName(QStringLiteral("workflowGuideAction"));
+    guide->setShortcut(QKeySequence::HelpContents);
     help->addAction(tr("&About"), this, &MainWindow::showAbout);
 }
 
@@ -317,6 +348,7 @@ void MainWindow::onOutcome()
 
 void MainWindow::startUp()
 {
+    project_->setTracking(false); // filling the window is not an edit
     restoreSavedState();
     QSettings settings;
     const bool firstStart = !settings.contains(QStringLiteral("session/started"));
@@ -328,12 +360,16 @@ void MainWindow::startUp()
         firstStart ? QStringLiteral("demo")
                    : settings.value(QStringLiteral("model/source"), QStringLiteral("demo")).toString();
     modelBar_->load(source);
-    if (firstStart || !restoreSessionContent()) {
+    if (firstStart || !restoreProjectSession()) {
         const std::vector<ExampleInfo> examples = listExamples();
         if (!examples.empty())
             openExample(examples.front().name);
     }
+    project_->undoStack()->clear();
+    project_->setTracking(true);
     runsBrowser_->reopenStore();
+    // After the window is up: the offer is a box over it.
+    QTimer::singleShot(0, this, &MainWindow::offerRecovery);
 }
 
 bool MainWindow::openExample(const QString& name, QString* error)
@@ -343,10 +379,12 @@ bool MainWindow::openExample(const QString& name, QString* error)
             continue;
         try {
             ExampleContent content = loadExample(example);
-            session_->setContextName(example.title);
             contextEditor_->setText(content.context, example.title);
             session_->queries()->setQueries(std::move(content.queries));
             applySuggestedTraining(example);
+            // A new, untitled project whose saved state is the example: nothing to lose yet.
+            project_->setPath(QString());
+            project_->setModified(false);
             return true;
         } catch (const std::exception& e) {
             if (error)
@@ -376,10 +414,23 @@ void MainWindow::applySuggestedTraining(const ExampleInfo& example)
     if (example.suggestedSteps > 0)
         config.steps = example.suggestedSteps;
     trainingPanel_->setConfig(config);
+    // The panel's (and the CLI's) defaults are TrainConfig's; say where these differ from them.
+    const sp::TrainConfig defaults;
+    statusBar()->showMessage(tr("The example's settings: %1 target, L = %2, %3 steps (defaults, as in the CLI: %4, "
+                                "L = %5, %6 steps).")
+                                 .arg(toQ(sp::targetKindKey(config.target)))
+                                 .arg(config.continuationLength)
+                                 .arg(config.steps)
+                                 .arg(toQ(sp::targetKindKey(defaults.target)))
+                                 .arg(defaults.continuationLength)
+                                 .arg(defaults.steps),
+                             10000);
 }
 
 void MainWindow::openContextFile()
 {
+    if (!confirmReplacingWork(tr("open another context")))
+        return;
     QSettings settings;
     const QString path = QFileDialog::getOpenFileName(
         this, tr("Open a context"), settings.value(QStringLiteral("paths/context")).toString(),
@@ -388,10 +439,8 @@ void MainWindow::openContextFile()
         return;
     settings.setValue(QStringLiteral("paths/context"), path);
     QString error;
-    if (!contextEditor_->openFile(path, &error))
+    if (!openContextPath(path, &error))
         showError(this, tr("Could not open the context"), error);
-    else
-        showTab(QStringLiteral("context"));
 }
 
 bool MainWindow::exportPlotTo(const QString& path, QString* error)
@@ -410,9 +459,15 @@ bool MainWindow::exportReportTo(const QString& path, QString* error)
 {
     ReportInputs inputs;
     inputs.session = session_;
-    inputs.curve = curvePlot_->plot()->toPixmap(1000, 560, 1.0).toImage();
+    const bool pdf = QFileInfo(path).suffix().compare(QLatin1String("pdf"), Qt::CaseInsensitive) == 0;
+    // On paper the curve is about 14 cm wide: lay it out for that width (its labels stay legible)
+    // and render it at twice the resolution so it prints sharply.
+    inputs.curve = pdf ? curvePlot_->plot()->toPixmap(720, 420, 2.0).toImage()
+                       : curvePlot_->plot()->toPixmap(1000, 560, 1.0).toImage();
+    if (const sp::CoverageMap* coverage = coveragePanel_->map())
+        inputs.coverageHtml = coverageReportHtml(*coverage, coveragePanel_->sigmaRun());
     try {
-        if (QFileInfo(path).suffix().compare(QLatin1String("pdf"), Qt::CaseInsensitive) == 0)
+        if (pdf)
             writeReportPdf(path, inputs);
         else
             writeReportHtml(path, inputs);
@@ -501,7 +556,7 @@ void MainWindow::closeEvent(QCloseEvent* event)
         auto* box =
             new QMessageBox(QMessageBox::Question, tr("Stop training and quit?"),
                             tr("σ is still being trained. Stop the run and quit? What was trained so far "
-                               "is kept in the run database as a stopped run."),
+                               "is kept in the run database as a cancelled run."),
                             QMessageBox::Yes | QMessageBox::No, this);
         box->setObjectName(QStringLiteral("confirmCloseBox"));
         box->setAttribute(Qt::WA_DeleteOnClose);
@@ -541,7 +596,7 @@ void MainWindow::saveState() const
     settings.setValue(QStringLiteral("model/dtype"), toQ(options.dtype));
     settings.setValue(QStringLiteral("plot/logScale"), curvePlot_->logScale());
     trainingPanel_->saveSettings();
-    saveSessionContent();
+    saveProjectSession();
 }
 
 void MainWindow::restoreSavedState()
@@ -556,38 +611,6 @@ void MainWindow::restoreSavedState()
     const QString database = settings.value(QStringLiteral("store/path")).toString();
     if (!database.isEmpty())
         session_->setDatabasePath(database);
-}
-
-void MainWindow::saveSessionContent() const
-{
-    const QDir folder(sessionFolder());
-    if (!QDir().mkpath(folder.path()))
-        return;
-    try {
-        sp::writeTextFile(toStd(folder.filePath(QStringLiteral("context.txt"))), toStd(session_->context()));
-        writeQueryJsonl(folder.filePath(QStringLiteral("queries.jsonl")), session_->queries()->queries());
-        QSettings().setValue(QStringLiteral("session/contextName"), session_->contextName());
-    } catch (const std::exception&) {
-        // Losing the scratch copy of the last session is harmless: the runs are in the database.
-    }
-}
-
-bool MainWindow::restoreSessionContent()
-{
-    const QDir folder(sessionFolder());
-    if (!QFileInfo::exists(folder.filePath(QStringLiteral("context.txt"))))
-        return false;
-    try {
-        const QString name = QSettings().value(QStringLiteral("session/contextName")).toString();
-        contextEditor_->setText(toQ(sp::readTextFile(toStd(folder.filePath(QStringLiteral("context.txt"))))),
-                                name);
-        if (QFileInfo::exists(folder.filePath(QStringLiteral("queries.jsonl"))))
-            session_->queries()->setQueries(
-                readQueryJsonl(folder.filePath(QStringLiteral("queries.jsonl")), false));
-        return !session_->context().isEmpty();
-    } catch (const std::exception&) {
-        return false;
-    }
 }
 
 } // namespace spui

@@ -2,11 +2,17 @@
 // The workbench window: the model bar, one tab per task (context, queries, training with the live
 // curve, per-query comparison, runs, sweeps, σ), menus with the standard shortcuts, and a status bar
 // with the model, its parameter count and the device.
+#include "softprompt/engine.h"
+
 #include <QMainWindow>
+
+#include <cstdint>
+#include <vector>
 
 class QTabWidget;
 class QLabel;
 class QCloseEvent;
+class QMenu;
 
 namespace spui {
 
@@ -22,6 +28,9 @@ class CompareView;
 class RunsBrowser;
 class SweepView;
 class SigmaInspector;
+class Project;
+class PlaygroundTab;
+class CoveragePanel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -44,11 +53,28 @@ public:
     SweepView* sweepView() const { return sweepView_; }
     SigmaInspector* sigmaInspector() const { return sigmaInspector_; }
     QTabWidget* tabs() const { return tabs_; }
+    PlaygroundTab* playgroundTab() const { return playgroundTab_; }
+    CoveragePanel* coveragePanel() const { return coveragePanel_; }
 
-    // Tab keys: context, queries, train, compare, runs, sweep, sigma.
+    // Tab keys: context, queries, train, compare, runs, sweep, sigma, playground.
     bool showTab(const QString& key);
     static QStringList tabKeys();
     bool openExample(const QString& name, QString* error = nullptr);
+
+    // ---- the user's work (MainWindowProject.cpp) ----
+    Project* project() const { return project_; }
+    // When the project has unsaved changes, asks whether to save them, discard them or cancel
+    // `action` (e.g. "open the example"); true when the caller may go on. Object name
+    // "confirmReplaceBox".
+    bool confirmReplacingWork(const QString& action);
+    bool newProject();
+    bool openProject(const QString& path, QString* error = nullptr);
+    bool saveProject();   // Save As when untitled
+    bool saveProjectAs(); // asks for a file
+    // Opens a text file as the context of the current project (File › Open context, --context).
+    bool openContextPath(const QString& path, QString* error = nullptr);
+    // Offers the work a crashed workbench autosaved (non-modal box "recoveryOfferBox").
+    void offerRecovery();
 
     bool exportPlotTo(const QString& path, QString* error = nullptr);
     bool exportReportTo(const QString& path, QString* error = nullptr); // .html or .pdf
@@ -58,6 +84,13 @@ protected:
 
 private:
     void buildMenus();
+    void buildProjectActions(QMenu* file);
+    void buildEditMenu();
+    void updateTitle();
+    void restoreWorkFromRun(std::int64_t runId, const QString& context, const std::vector<sp::Query>& queries,
+                            const sp::TrainConfig& config);
+    void saveProjectSession() const;
+    bool restoreProjectSession();
     void applySuggestedTraining(const ExampleInfo& example);
     void updateStatus();
     void onOutcome();
@@ -69,10 +102,9 @@ private:
     void showAbout();
     void saveState() const;
     void restoreSavedState();
-    void saveSessionContent() const;
-    bool restoreSessionContent();
 
     Session* session_ = nullptr;
+    Project* project_ = nullptr;
     ModelBar* modelBar_ = nullptr;
     QTabWidget* tabs_ = nullptr;
     ContextEditor* contextEditor_ = nullptr;
@@ -83,6 +115,8 @@ private:
     RunsBrowser* runsBrowser_ = nullptr;
     SweepView* sweepView_ = nullptr;
     SigmaInspector* sigmaInspector_ = nullptr;
+    PlaygroundTab* playgroundTab_ = nullptr; // issue 21: the playground and the coverage map
+    CoveragePanel* coveragePanel_ = nullptr;
     QLabel* modelLabel_ = nullptr;
     QLabel* deviceLabel_ = nullptr;
     QLabel* activityLabel_ = nullptr;

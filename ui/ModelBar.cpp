@@ -11,6 +11,7 @@
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QLocale>
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSettings>
@@ -50,6 +51,8 @@ ModelBar::ModelBar(Session* session, QWidget* parent) : QWidget(parent), session
     reload_->setToolTip(tr("Load the chosen model again with this device and dtype"));
     state_ = new QLabel(this);
     state_->setObjectName(QStringLiteral("modelState"));
+    memory_ = new QLabel(this);
+    memory_->setObjectName(QStringLiteral("modelMemory"));
 
     auto* layout = new QHBoxLayout(this);
     layout->setContentsMargins(4, 2, 4, 2);
@@ -60,10 +63,13 @@ ModelBar::ModelBar(Session* session, QWidget* parent) : QWidget(parent), session
     layout->addWidget(new QLabel(tr("dtype:"), this));
     layout->addWidget(dtype_);
     layout->addWidget(reload_);
+    layout->addWidget(memory_);
     layout->addWidget(state_, 1);
 
     connect(model_, qOverload<int>(&QComboBox::activated), this, &ModelBar::onModelActivated);
     connect(device_, qOverload<int>(&QComboBox::currentIndexChanged), this, &ModelBar::updateDtypeChoices);
+    connect(dtype_, qOverload<int>(&QComboBox::currentIndexChanged), this, &ModelBar::updateMemoryEstimate);
+    connect(model_, qOverload<int>(&QComboBox::currentIndexChanged), this, &ModelBar::updateMemoryEstimate);
     connect(reload_, &QPushButton::clicked, this, [this] {
         const QString source = model_->currentData().toString();
         if (!source.isEmpty() && source != kOpenFolder)
@@ -73,9 +79,19 @@ ModelBar::ModelBar(Session* session, QWidget* parent) : QWidget(parent), session
     connect(session_, &Session::modelChanged, this, [this] {
         addRecent(session_->modelSource());
         state_->clear();
+        updateMemoryEstimate();
     });
     connect(session_, &Session::modelLoadFailed, this, [this](const QString& source, const QString& message) {
-        state_->setText(tr("not loaded"));
+        // A failed load leaves the previous model in place: say so, as the status bar does.
+        const QString failed = source == kDemo ? tr("the demo model") : QDir(source).dirName();
+        if (session_->hasModel())
+            state_->setText(tr("%1 failed to load; still using %2")
+                                .arg(failed, session_->modelSource() == kDemo
+                                                 ? tr("the demo model")
+                                                 : QDir(session_->modelSource()).dirName()));
+        else
+            state_->setText(tr("%1 failed to load; no model loaded").arg(failed));
+        pendingSource_.clear();
         showError(this, tr("Could not load the model"),
                   tr("<b>%1</b> could not be loaded.<p>%2<p>Choose a folder that holds a Hugging Face "
                      "checkpoint (config.json, *.safetensors and tokenizer.json) of a supported "
@@ -89,6 +105,7 @@ ModelBar::ModelBar(Session* session, QWidget* parent) : QWidget(parent), session
     });
     rebuildModelList();
     updateDtypeChoices();
+    updateMemoryEstimate();
 }
 
 sp::ModelLoadOptions ModelBar::options() const
@@ -112,13 +129,45 @@ void ModelBar::setOptions(const QString& device, const QString& dtype)
 
 void ModelBar::updateDtypeChoices()
 {
-    // Half types only pay off (and are only supported by the engine) on a GPU.
+    // On the CPU, float16/bfloat16 weights halve the memory and compute in float32 (converted block by
+    // block as they are used); on a GPU they compute natively.
     const bool cuda = device_->currentData().toString() == QLatin1String("cuda");
-    auto* items = qobject_cast<QStandardItemModel*>(dtype_->model());
     for (int i = 1; i < dtype_->count(); ++i)
-        items->item(i)->setEnabled(cuda);
-    if (!cuda)
-        dtype_->setCurrentIndex(0);
+        dtype_->setItemData(i,
+                            cuda ? tr("Weights and compute in %1").arg(dtype_->itemText(i))
+                                 : tr("Weights kept in %1 (half the memory of float32); computed in float32")
+                                       .arg(dtype_->itemText(i)),
+                            Qt::ToolTipRole);
+    updateMemoryEstimate();
+}
+
+void ModelBar::updateMemoryEstimate()
+{
+    const QString source = model_->currentData().toString();
+    if (source.isEmpty() || source == kOpenFolder) {
+        memory_->clear();
+        return;
+    }
+    try {
+        // config.json and the safetensors headers only: quick enough for the GUI thread.
+        const sp::MemoryEstimate estimate = sp::estimateModelMemory(toStd(source), options());
+        memory_->setText(QString::fromStdString(estimate.summary()));
+        memory_->setStyleSheet(estimate.fits() ? QString() : QStringLiteral("color: #b00020;"));
+        memory_->setToolTip(
+            tr("%1 parameters: weights %2 in %3 + %4 to run a 2,048-token context.\nFree: %5 (%6).%7")
+                .arg(QLocale().toString(qlonglong(estimate.parameters)),
+                     QString::fromStdString(sp::formatBytes(estimate.weightBytes)),
+                     QString::fromStdString(estimate.dtype),
+                     QString::fromStdString(sp::formatBytes(estimate.workingBytes)),
+                     estimate.availableBytes >= 0 ? QString::fromStdString(sp::formatBytes(estimate.availableBytes))
+                                                  : tr("unknown"),
+                     QString::fromStdString(estimate.availableSource),
+                     estimate.fits() ? QString()
+                                     : tr("\nIt does not fit: choose bfloat16, or close other programs.")));
+    } catch (const std::exception&) {
+        memory_->clear(); // not a model (yet): loading it will say why
+        memory_->setToolTip(QString());
+    }
 }
 
 QStringList ModelBar::recentModels() const

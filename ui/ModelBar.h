@@ -26,6 +26,9 @@ public:
     QStringList recentModels() const;
 
     QComboBox* modelCombo() const { return model_; }
+    QLabel* memoryLabel() const { return memory_; }
+    // Shows what the chosen model needs in memory with the chosen dtype, against what is free.
+    void updateMemoryEstimate();
 
 private:
     void rebuildModelList();
@@ -40,6 +43,7 @@ private:
     QComboBox* dtype_ = nullptr;
     QPushButton* reload_ = nullptr;
     QLabel* state_ = nullptr;
+    QLabel* memory_ = nullptr;
     QString pendingSource_;
 };
 

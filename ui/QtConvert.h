@@ -28,10 +28,14 @@ inline QStringList toQList(const std::vector<std::string>& items)
 
 // A divergence with `digits` significant digits. Below a millionth of a nat it reads "0": that is
 // the rounding left when the full context is compared with itself (3.6e-09 looked like a finding).
+constexpr double kDivergenceNoise = 1e-6;
+inline bool isDivergenceNoise(double value)
+{
+    return value > -kDivergenceNoise && value < kDivergenceNoise;
+}
 inline QString divergenceText(double value, int digits)
 {
-    constexpr double kNoise = 1e-6;
-    return value > -kNoise && value < kNoise ? QStringLiteral("0") : QString::number(value, 'g', digits);
+    return isDivergenceNoise(value) ? QStringLiteral("0") : QString::number(value, 'g', digits);
 }
 
 // "1.2 M", "125 M", "1.1 B": parameter counts as people say them.

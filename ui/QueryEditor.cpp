@@ -1,7 +1,9 @@
 #include "QueryEditor.h"
 
 #include "Dialogs.h"
+#include "MultiLineDelegate.h"
 #include "QueryFiles.h"
+#include "QtConvert.h"
 #include "QueryTableModel.h"
 #include "Session.h"
 
@@ -11,10 +13,12 @@
 #include <QDialog>
 #include <QDialogButtonBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QKeyEvent>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMenu>
 #include <QMessageBox>
 #include <QPlainTextEdit>
@@ -23,6 +27,7 @@
 #include <QSpinBox>
 #include <QTableView>
 #include <QToolButton>
+#include <QUndoStack>
 #include <QVBoxLayout>
 
 #include <set>
@@ -37,6 +42,7 @@ QueryEditor::QueryEditor(Session* session, QWidget* parent) : QWidget(parent), s
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
     table_->setAlternatingRowColors(true);
     table_->setWordWrap(false);
+    table_->setItemDelegate(new MultiLineDelegate(table_));
     table_->horizontalHeader()->setSectionResizeMode(QueryTableModel::QueryColumn, QHeaderView::Stretch);
     table_->horizontalHeader()->setSectionResizeMode(QueryTableModel::TargetColumn, QHeaderView::Stretch);
     table_->horizontalHeader()->setSectionResizeMode(QueryTableModel::HeldOutColumn,
@@ -71,6 +77,9 @@ QueryEditor::QueryEditor(Session* session, QWidget* parent) : QWidget(parent), s
     targetLength_->setValue(8);
     targetLength_->setPrefix(tr("up to "));
     targetLength_->setSuffix(tr(" tokens"));
+    targetLength_->setObjectName(QStringLiteral("targetLengthBox"));
+    targetLength_->setToolTip(tr("How many tokens of the teacher's continuation become each query's target "
+                                 "(1–256)"));
     fillButton_ = new QPushButton(tr("Fill targets from &teacher"), this);
     fillButton_->setObjectName(QStringLiteral("fillTargetsButton"));
     fillButton_->setToolTip(tr("Each query's target becomes the model's own greedy continuation with the "
@@ -79,6 +88,24 @@ QueryEditor::QueryEditor(Session* session, QWidget* parent) : QWidget(parent), s
 
     countLabel_ = new QLabel(this);
     countLabel_->setObjectName(QStringLiteral("queryCounts"));
+    notice_ = new QLabel(this);
+    notice_->setObjectName(QStringLiteral("queryNotice"));
+    notice_->setWordWrap(true);
+
+    template_ = new QLineEdit(this);
+    template_->setObjectName(QStringLiteral("queryTemplateEdit"));
+    template_->setPlaceholderText(tr("none: queries are used as typed (example: User: {q}\\nAssistant:)"));
+    template_->setToolTip(
+        tr("Pasted and imported queries are put into this template: {q} is the pasted line, \\n a line "
+           "break. Example: User: {q}\\nAssistant:  Queries typed into the table stay as typed. Saved with "
+           "the project."));
+    auto* templateLabel = new QLabel(tr("Query &template:"), this);
+    templateLabel->setBuddy(template_);
+    connect(template_, &QLineEdit::editingFinished, this, &QueryEditor::applyTypedTemplate);
+    connect(session_->queries(), &QueryTableModel::queryTemplateChanged, this, [this](const QString& t) {
+        if (unescapeTemplate(template_->text()) != t)
+            template_->setText(escapeTemplate(t));
+    });
 
     auto* buttons = new QHBoxLayout;
     for (QWidget* w : std::initializer_list<QWidget*>{add, remove, paste, markTrain, markHeldOut,
@@ -87,9 +114,14 @@ QueryEditor::QueryEditor(Session* session, QWidget* parent) : QWidget(parent), s
     buttons->addStretch(1);
     buttons->addWidget(fillButton_);
     buttons->addWidget(targetLength_);
+    auto* templateRow = new QHBoxLayout;
+    templateRow->addWidget(templateLabel);
+    templateRow->addWidget(template_, 1);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(buttons);
+    layout->addLayout(templateRow);
     layout->addWidget(table_, 1);
+    layout->addWidget(notice_);
     layout->addWidget(countLabel_);
 
     connect(session_->queries(), &QueryTableModel::queriesChanged, this, &QueryEditor::updateCounts);
@@ -117,7 +149,65 @@ void QueryEditor::updateCounts()
                        .arg(withTarget);
     if (model->rowCount() > 1 && model->heldOutCount() == 0)
         text += tr(" None is marked held-out, so training holds out a seeded 20% of them.");
+    if (const int duplicates = model->duplicateCount(); duplicates > 0)
+        text += tr(" %n duplicate(s), tinted: each weighs its query twice.", nullptr, duplicates);
     countLabel_->setText(text);
+}
+
+void QueryEditor::setNotice(const QString& notice)
+{
+    notice_->setText(notice);
+}
+
+QString QueryEditor::lastNotice() const
+{
+    return notice_->text();
+}
+
+QString QueryEditor::escapeTemplate(const QString& queryTemplate)
+{
+    QString typed = queryTemplate;
+    return typed.replace(QLatin1Char('\\'), QStringLiteral("\\\\")).replace(QLatin1Char('\n'), QStringLiteral("\\n"));
+}
+
+QString QueryEditor::unescapeTemplate(const QString& typed)
+{
+    QString result;
+    for (int i = 0; i < typed.size(); ++i) {
+        if (typed[i] == QLatin1Char('\\') && i + 1 < typed.size()) {
+            const QChar next = typed[i + 1];
+            if (next == QLatin1Char('n')) {
+                result += QLatin1Char('\n');
+                ++i;
+                continue;
+            }
+            if (next == QLatin1Char('t')) {
+                result += QLatin1Char('\t');
+                ++i;
+                continue;
+            }
+            if (next == QLatin1Char('\\')) {
+                result += QLatin1Char('\\');
+                ++i;
+                continue;
+            }
+        }
+        result += typed[i];
+    }
+    return result;
+}
+
+void QueryEditor::applyTypedTemplate()
+{
+    const QString queryTemplate = unescapeTemplate(template_->text().trimmed().isEmpty() ? QString()
+                                                                                          : template_->text());
+    if (!QueryTableModel::isValidTemplate(queryTemplate)) {
+        setNotice(tr("The template needs {q} where the query goes, e.g. User: {q}\\nAssistant:  It was not "
+                     "changed."));
+        template_->setText(escapeTemplate(session_->queries()->queryTemplate()));
+        return;
+    }
+    session_->queries()->setQueryTemplate(queryTemplate);
 }
 
 void QueryEditor::updateEnabled()
@@ -142,8 +232,17 @@ void QueryEditor::removeSelected()
         rows.insert(index.row());
     if (rows.empty() && table_->currentIndex().isValid())
         rows.insert(table_->currentIndex().row());
+    if (rows.empty())
+        return;
+    QUndoStack* stack = session_->queries()->undoStack();
+    if (stack)
+        stack->beginMacro(tr("Remove %n query(s)", nullptr, int(rows.size())));
     for (auto it = rows.rbegin(); it != rows.rend(); ++it)
         session_->queries()->removeRows(*it, 1);
+    if (stack) {
+        stack->endMacro();
+        setNotice(tr("Removed %n query(s). Edit › Undo (Ctrl+Z) brings them back.", nullptr, int(rows.size())));
+    }
 }
 
 void QueryEditor::markSelected(bool heldOut)
@@ -159,19 +258,31 @@ void QueryEditor::markSelected(bool heldOut)
 
 int QueryEditor::pasteMany(const QString& text, bool heldOut)
 {
-    return session_->queries()->appendPastedText(text, heldOut);
+    int skipped = 0;
+    const int added = session_->queries()->appendPastedText(text, heldOut, &skipped);
+    QString notice = tr("Added %n query(s)", nullptr, added);
+    if (!session_->queries()->queryTemplate().isEmpty())
+        notice += tr(" through the template");
+    if (skipped > 0)
+        notice += tr("; skipped %n duplicate(s) of queries already in the set", nullptr, skipped);
+    setNotice(notice + QLatin1Char('.'));
+    return added;
 }
 
 void QueryEditor::showPasteDialog()
 {
     QDialog dialog(this);
     dialog.setWindowTitle(tr("Paste many queries"));
-    auto* help = new QLabel(tr("One query per line. A tab after the query starts its target (as when pasting "
-                               "two columns from a spreadsheet)."),
-                            &dialog);
+    QString helpText = tr("One query per line. A tab after the query starts its target (as when pasting "
+                          "two columns from a spreadsheet). Duplicates are skipped.");
+    if (!session_->queries()->queryTemplate().isEmpty())
+        helpText += tr(" Each line goes into the template %1.")
+                        .arg(escapeTemplate(session_->queries()->queryTemplate()).toHtmlEscaped());
+    auto* help = new QLabel(helpText, &dialog);
     help->setWordWrap(true);
     auto* edit = new QPlainTextEdit(&dialog);
-    edit->setPlainText(QApplication::clipboard()->text());
+    edit->setObjectName(QStringLiteral("pasteManyEdit"));
+    edit->setPlaceholderText(tr("Paste or type the queries here, one per line."));
     auto* heldOut = new QCheckBox(tr("Mark them held-out"), &dialog);
     auto* box = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dialog);
     connect(box, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
@@ -182,6 +293,7 @@ void QueryEditor::showPasteDialog()
     layout->addWidget(heldOut);
     layout->addWidget(box);
     dialog.resize(640, 420);
+    dialog.setObjectName(QStringLiteral("pasteManyDialog"));
     if (dialog.exec() == QDialog::Accepted)
         pasteMany(edit->toPlainText(), heldOut->isChecked());
 }
@@ -209,10 +321,19 @@ bool QueryEditor::importFile(const QString& path, bool heldOut, bool replace, QS
 {
     try {
         std::vector<sp::Query> queries = readQueryFile(path, heldOut);
-        if (replace)
+        if (replace) {
+            for (sp::Query& query : queries)
+                query.text = toStd(session_->queries()->applyTemplate(toQ(query.text)));
             session_->queries()->setQueries(std::move(queries));
-        else
-            session_->queries()->appendQueries(queries);
+            setNotice(tr("Replaced the query set with %1.").arg(QFileInfo(path).fileName()));
+            return true;
+        }
+        int skipped = 0;
+        const int added = session_->queries()->appendNewQueries(std::move(queries), &skipped);
+        QString notice = tr("Imported %n query(s) from %1", nullptr, added).arg(QFileInfo(path).fileName());
+        if (skipped > 0)
+            notice += tr("; skipped %n duplicate(s)", nullptr, skipped);
+        setNotice(notice + QLatin1Char('.'));
         return true;
     } catch (const std::exception& e) {
         if (error)

@@ -4,6 +4,7 @@
 #include <QWidget>
 
 class QLabel;
+class QLineEdit;
 class QPushButton;
 class QSpinBox;
 class QTableView;
@@ -21,9 +22,16 @@ public:
 
     void addQuery();
     void removeSelected();
-    // Opens the "paste many" dialog; tests call pasteMany(text, heldOut) directly.
+    // Opens the "paste many" dialog (empty: the clipboard may hold anything, such as the context);
+    // tests call pasteMany(text, heldOut) directly. Pasted lines go through the query template and
+    // skip duplicates; lastNotice() says what happened.
     void showPasteDialog();
     int pasteMany(const QString& text, bool heldOut);
+    QString lastNotice() const;
+
+    // The template as typed, with "\n" for a line break; shown above the table.
+    static QString escapeTemplate(const QString& queryTemplate);
+    static QString unescapeTemplate(const QString& typed);
     void markSelected(bool heldOut);
 
     bool importFile(const QString& path, bool heldOut, bool replace, QString* error = nullptr);
@@ -38,12 +46,16 @@ protected:
 private:
     void updateCounts();
     void updateEnabled();
+    void setNotice(const QString& notice);
+    void applyTypedTemplate();
 
     Session* session_ = nullptr;
     QTableView* table_ = nullptr;
     QLabel* countLabel_ = nullptr;
     QSpinBox* targetLength_ = nullptr;
     QPushButton* fillButton_ = nullptr;
+    QLineEdit* template_ = nullptr;
+    QLabel* notice_ = nullptr;
 };
 
 } // namespace spui

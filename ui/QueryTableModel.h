@@ -5,6 +5,8 @@
 
 #include <QAbstractTableModel>
 
+class QUndoStack;
+
 #include <vector>
 
 namespace spui {
@@ -31,19 +33,48 @@ public:
     void setQueries(std::vector<sp::Query> queries);
     void appendQueries(const std::vector<sp::Query>& queries);
     // One query per line; "query<TAB>target" lines (pasted from a spreadsheet) carry a target.
+    // Each goes through the query template; duplicates are skipped (*skipped says how many).
     // Returns how many rows were added.
-    int appendPastedText(const QString& text, bool heldOut);
+    int appendPastedText(const QString& text, bool heldOut, int* skipped = nullptr);
     // Targets for rows [0, targets.size()) in nonEmptyQueries() order.
     void setTargetsOfNonEmpty(const std::vector<std::string>& targets);
 
     int heldOutCount() const;
     int trainCount() const;
 
+    // Every change (edit, add, remove, paste, import, fill, replace) becomes one undoable command
+    // on this stack; nullptr records nothing.
+    void setUndoStack(QUndoStack* stack) { undoStack_ = stack; }
+    QUndoStack* undoStack() const { return undoStack_; }
+    // Puts a recorded state back (the undo commands call it).
+    void restoreQueries(const std::vector<sp::Query>& queries);
+
+    // The project's query template, e.g. "User: {q}\nAssistant:". Pasted and imported queries are
+    // put into it ({q} is replaced by the line); queries typed into the table are kept as typed.
+    QString queryTemplate() const { return queryTemplate_; }
+    void setQueryTemplate(const QString& queryTemplate);
+    QString applyTemplate(const QString& query) const;
+    static bool isValidTemplate(const QString& queryTemplate) { return queryTemplate.isEmpty() || queryTemplate.contains(QStringLiteral("{q}")); }
+
+    // Rows whose query text (trimmed) equals an earlier row's: row -> the first row (0-based).
+    // The table tints them and says which row they repeat.
+    int duplicateOf(int row) const;
+    int duplicateCount() const;
+    // Appends queries through the template, skipping those already in the set (or repeated
+    // within `queries`). Returns how many were added; *skipped gets how many were duplicates.
+    int appendNewQueries(std::vector<sp::Query> queries, int* skipped = nullptr, bool applyTemplate = true);
+
 signals:
     void queriesChanged();
+    void queryTemplateChanged(const QString& queryTemplate);
 
 private:
+    void record(const std::vector<sp::Query>& before, const QString& text);
+
     std::vector<sp::Query> queries_;
+    QUndoStack* undoStack_ = nullptr;
+    QString queryTemplate_;
+    bool restoring_ = false;
 };
 
 } // namespace spui

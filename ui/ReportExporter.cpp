@@ -101,9 +101,7 @@ QString buildReportHtml(const ReportInputs& inputs, bool embedImages)
     row(QObject::tr("Context"),
         QObject::tr("%1 tokens%2")
             .arg(contextTokens)
-            .arg(session->contextName().isEmpty()
-                     ? QString()
-                     : QStringLiteral(" (%1)").arg(session->contextName().toHtmlEscaped())));
+            .arg(QStringLiteral(" (%1)").arg(session->contextLabel().toHtmlEscaped())));
     row(QObject::tr("Soft prompt"), QObject::tr("k = %1 vectors · compression ratio %2×")
                                         .arg(outcome.config.k)
                                         .arg(ratio, 0, 'f', ratio >= 10 ? 0 : 1));
@@ -124,7 +122,7 @@ QString buildReportHtml(const ReportInputs& inputs, bool embedImages)
     if (!inputs.curve.isNull())
         html += QObject::tr("<h2>Training curve</h2><p><img src='%1' width='%2'></p>")
                     .arg(imageSource(inputs.curve, embedImages))
-                    .arg(std::min(inputs.curve.width(), 860));
+                    .arg(std::min(inputs.curve.width(), inputs.curveWidth));
 
     html +=
         QObject::tr("<h2>How close σ gets to the full context</h2><p>On %1 queries%2. Means with 95% "
@@ -186,6 +184,7 @@ QString buildReportHtml(const ReportInputs& inputs, bool embedImages)
                 .arg(findOutcome(*query, sp::Condition::SoftPrompt)->s, 0, 'g', 3);
     }
     html += QStringLiteral("</table>");
+    html += inputs.coverageHtml;
     html += QObject::tr("<p><small>Made with SoftPrompt Workbench %1.</small></p></body></html>")
                 .arg(toQ(sp::projectVersion()));
     return html;
@@ -202,17 +201,23 @@ void writeReportHtml(const QString& path, const ReportInputs& inputs)
 
 void writeReportPdf(const QString& path, const ReportInputs& inputs)
 {
-    QTextDocument document;
-    if (!inputs.curve.isNull())
-        document.addResource(
-            QTextDocument::ImageResource, QUrl(QStringLiteral("curve.png")),
-            inputs.curve.scaledToWidth(std::min(inputs.curve.width(), 860), Qt::SmoothTransformation));
-    document.setHtml(buildReportHtml(inputs, false));
     QPrinter printer(QPrinter::HighResolution);
     printer.setOutputFormat(QPrinter::PdfFormat);
     printer.setOutputFileName(path);
     printer.setPageSize(QPageSize(QPageSize::A4));
     printer.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout::Millimeter);
+    // QTextDocument::print lays the text out on the printable area less its own 2 cm margins, with
+    // images sized in 96-dpi pixels. A wider curve runs off the page (the right axis and the
+    // baseline labels were cut): fit it to the text width.
+    constexpr double kPrintMarginsMm = 2 * 20.0;
+    constexpr double kCssPixelsPerMm = 96.0 / 25.4;
+    const double textWidthMm = printer.pageLayout().paintRect(QPageLayout::Millimeter).width() - kPrintMarginsMm;
+    ReportInputs fitted = inputs;
+    fitted.curveWidth = std::max(200, int(textWidthMm * kCssPixelsPerMm) - 8);
+    QTextDocument document;
+    if (!inputs.curve.isNull())
+        document.addResource(QTextDocument::ImageResource, QUrl(QStringLiteral("curve.png")), inputs.curve);
+    document.setHtml(buildReportHtml(fitted, false));
     document.print(&printer);
     if (!QFileInfo::exists(path) || QFileInfo(path).size() == 0)
         throw sp::Error(sp::fileError(toStd(path), "could not be written; choose a folder you can write to"));

@@ -13,6 +13,8 @@ struct ReportInputs {
     const Session* session = nullptr;
     QImage curve;     // the training curve as shown
     int examples = 8; // predictions listed: the worst half and the best half
+    int curveWidth = 860; // the curve's width on the page, in CSS pixels (the PDF sets its own)
+    QString coverageHtml; // the coverage map's section (coverageReportHtml), when one was computed
 };
 
 // `embedImages`: data: URLs for a standalone .html; otherwise "curve.png" resource names that

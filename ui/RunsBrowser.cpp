@@ -5,9 +5,18 @@
 #include "QtConvert.h"
 #include "RunsModel.h"
 #include "Session.h"
+#include "softprompt/error.h"
 #include "softprompt/run_recording.h"
 
+#include <QCheckBox>
 #include <QComboBox>
+#include <QFileInfo>
+#include <QDir>
+#include <QFile>
+#include <QTemporaryDir>
+#include <QSaveFile>
+#include <QJsonObject>
+#include <QJsonDocument>
 #include <QDialog>
 #include <QDialogButtonBox>
 #include <QFileDialog>
@@ -22,12 +31,14 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QSortFilterProxyModel>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QTableView>
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
+#include <cmath>
 #include <set>
 
 namespace spui {
@@ -73,6 +84,11 @@ RunsBrowser::RunsBrowser(Session* session, QWidget* parent) : QWidget(parent), s
         statusFilter_->addItem(runStatusText(status), toQ(sp::runStatusKey(status)));
     tagFilter_ = new QComboBox(this);
     tagFilter_->setObjectName(QStringLiteral("tagFilter"));
+    contextFilter_ = new QComboBox(this);
+    contextFilter_->setObjectName(QStringLiteral("contextFilter"));
+    contextFilter_->setToolTip(tr("Show the runs trained on one context"));
+    contextFilter_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    contextFilter_->setMinimumContentsLength(18);
     auto* refreshButton = new QPushButton(tr("&Refresh"), this);
     refreshButton->setShortcut(QKeySequence::Refresh);
     storeLabel_ = new QLabel(this);
@@ -82,6 +98,7 @@ RunsBrowser::RunsBrowser(Session* session, QWidget* parent) : QWidget(parent), s
     connect(filterText_, &QLineEdit::textChanged, this, &RunsBrowser::applyFilter);
     connect(statusFilter_, qOverload<int>(&QComboBox::currentIndexChanged), this, &RunsBrowser::applyFilter);
     connect(tagFilter_, qOverload<int>(&QComboBox::currentIndexChanged), this, &RunsBrowser::applyFilter);
+    connect(contextFilter_, qOverload<int>(&QComboBox::currentIndexChanged), this, &RunsBrowser::applyFilter);
     connect(refreshButton, &QPushButton::clicked, this, &RunsBrowser::refresh);
 
     auto makeButton = [this](const QString& text, const char* name, auto slot) {
@@ -93,6 +110,11 @@ RunsBrowser::RunsBrowser(Session* session, QWidget* parent) : QWidget(parent), s
     openButton_ = makeButton(tr("&Open in Compare"), "openRunButton", &RunsBrowser::openInCompare);
     configButton_ =
         makeButton(tr("Load &config into editor"), "loadConfigButton", &RunsBrowser::loadConfigIntoEditor);
+    restoreWorkButton_ = makeButton(tr("Restore wor&k"), "restoreWorkButton",
+                                    &RunsBrowser::restoreWorkFromRun);
+    restoreWorkButton_->setToolTip(tr("Restore context and queries from this run: its context, query set and "
+                                      "settings go back into the editors (asks first when there is unsaved "
+                                      "work)"));
     diffButton_ = makeButton(tr("&Diff two runs…"), "diffRunsButton", &RunsBrowser::showDiff);
     sigmaButton_ =
         makeButton(tr("Export σ (safetensors)…"), "exportSigmaButton", [this] { exportSigma(false); });
@@ -111,6 +133,25 @@ RunsBrowser::RunsBrowser(Session* session, QWidget* parent) : QWidget(parent), s
     overlayMetric_->addItem(tr("gradient norm"), QLatin1String(sp::metric_key::GradNorm));
     connect(overlayMetric_, qOverload<int>(&QComboBox::currentIndexChanged), this,
             &RunsBrowser::updateOverlay);
+    overlayLog_ = new QCheckBox(tr("Lo&g scale"), this);
+    overlayLog_->setObjectName(QStringLiteral("overlayLogScale"));
+    overlayLog_->setChecked(true); // divergences span orders of magnitude
+    overlayLog_->setToolTip(tr("Logarithmic y axis; values ≤ 0 are left out"));
+    connect(overlayLog_, &QCheckBox::toggled, this, &RunsBrowser::updateOverlay);
+    overlaySmoothing_ = new QSpinBox(this);
+    overlaySmoothing_->setObjectName(QStringLiteral("overlaySmoothing"));
+    overlaySmoothing_->setRange(0, 99);
+    overlaySmoothing_->setSuffix(QStringLiteral(" %"));
+    overlaySmoothing_->setPrefix(tr("smooth "));
+    overlaySmoothing_->setToolTip(tr("Exponential moving average of each curve (0 = raw, 99 = smoothest), as "
+                                     "TensorBoard's smoothing slider"));
+    connect(overlaySmoothing_, qOverload<int>(&QSpinBox::valueChanged), this, &RunsBrowser::updateOverlay);
+    // A metric that may be 0 (agreements) reads better on a linear axis.
+    connect(overlayMetric_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
+        const QString key = overlayMetric_->currentData().toString();
+        overlayLog_->setChecked(key == QLatin1String(sp::metric_key::HeldoutS) ||
+                                key == QLatin1String(sp::metric_key::TrainS));
+    });
     overlay_ = new QCustomPlot(this);
     overlay_->setObjectName(QStringLiteral("runsOverlay"));
     overlay_->setMinimumSize(320, 220);
@@ -137,10 +178,11 @@ RunsBrowser::RunsBrowser(Session* session, QWidget* parent) : QWidget(parent), s
     filters->addWidget(filterText_, 1);
     filters->addWidget(statusFilter_);
     filters->addWidget(tagFilter_);
+    filters->addWidget(contextFilter_);
     filters->addWidget(refreshButton);
     auto* actions = new QHBoxLayout;
     for (QPushButton* button :
-         {openButton_, configButton_, diffButton_, sigmaButton_, peftButton_, csvButton_})
+         {openButton_, configButton_, restoreWorkButton_, diffButton_, sigmaButton_, peftButton_, csvButton_})
         actions->addWidget(button);
     actions->addStretch(1);
     actions->addWidget(deleteButton_);
@@ -157,6 +199,8 @@ RunsBrowser::RunsBrowser(Session* session, QWidget* parent) : QWidget(parent), s
     auto* metricRow = new QHBoxLayout;
     metricRow->addWidget(new QLabel(tr("Overlay of the selected runs:"), this));
     metricRow->addWidget(overlayMetric_, 1);
+    metricRow->addWidget(overlayLog_);
+    metricRow->addWidget(overlaySmoothing_);
     rightLayout->addLayout(metricRow);
     rightLayout->addWidget(overlay_, 1);
     rightLayout->addWidget(details);
@@ -223,6 +267,16 @@ void RunsBrowser::refresh()
         }
         tagFilter_->setCurrentIndex(std::max(0, tagFilter_->findData(currentTag)));
         tagFilter_->blockSignals(false);
+        const qint64 currentContext = contextFilter_->currentData().toLongLong();
+        contextFilter_->blockSignals(true);
+        contextFilter_->clear();
+        contextFilter_->addItem(tr("any context"), qint64(0));
+        for (const auto& [id, label] : model_->contextLabels()) {
+            contextFilter_->addItem(tr("#%1 %2").arg(id).arg(label), qint64(id));
+            contextFilter_->setItemData(contextFilter_->count() - 1, label, Qt::ToolTipRole);
+        }
+        contextFilter_->setCurrentIndex(std::max(0, contextFilter_->findData(currentContext)));
+        contextFilter_->blockSignals(false);
     }
     // Keep the selection; with none, select the newest run so the overlay and details show something.
     if (selected.empty() && model_->rowCount() > 0)
@@ -245,6 +299,8 @@ void RunsBrowser::applyFilter()
     if (!status.isEmpty())
         filter.status = sp::runStatusFromKey(toStd(status));
     filter.tag = toStd(tagFilter_->currentData().toString());
+    if (const qint64 context = contextFilter_->currentData().toLongLong(); context > 0)
+        filter.contextId = context;
     model_->setFilter(filter);
     updateOverlay();
     updateButtons();
@@ -275,7 +331,8 @@ void RunsBrowser::selectRuns(const std::vector<std::int64_t>& runIds)
 void RunsBrowser::updateButtons()
 {
     const size_t count = selectedRunIds().size();
-    for (QPushButton* button : {openButton_, configButton_, sigmaButton_, peftButton_, csvButton_})
+    for (QPushButton* button :
+         {openButton_, configButton_, restoreWorkButton_, sigmaButton_, peftButton_, csvButton_})
         button->setEnabled(count == 1);
     diffButton_->setEnabled(count == 2);
     deleteButton_->setEnabled(count >= 1);
@@ -323,6 +380,13 @@ void RunsBrowser::saveDetails()
 void RunsBrowser::updateOverlay()
 {
     overlay_->clearGraphs();
+    // Log scale suits divergences, not agreements, rates or norms that may be 0.
+    const bool log = overlayLog_->isChecked();
+    overlay_->yAxis->setScaleType(log ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    if (log)
+        overlay_->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    else
+        overlay_->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
     const std::string metric = toStd(overlayMetric_->currentData().toString());
     overlay_->yAxis->setLabel(overlayMetric_->currentText());
     sp::RunStore* store = model_->store();
@@ -347,11 +411,30 @@ void RunsBrowser::updateOverlay()
                                      .arg(runStatusText(run->status))
                                : tr("#%1").arg(curve.runId));
             graph->setPen(QPen(seriesColor(index++), 1.6));
-            QVector<double> steps(curve.steps.begin(), curve.steps.end());
-            QVector<double> values(curve.values.begin(), curve.values.end());
+            // Smoothing: an exponential moving average, as on the Train tab. On a log axis the
+            // values ≤ 0 (and rounding noise) cannot be drawn and are left out.
+            const double weight = overlaySmoothing_->value() / 100.0;
+            QVector<double> steps, values;
+            double average = 0.0;
+            bool first = true;
+            for (size_t i = 0; i < curve.steps.size() && i < curve.values.size(); ++i) {
+                const double value = curve.values[i];
+                if (!std::isfinite(value))
+                    continue;
+                average = first ? value : weight * average + (1.0 - weight) * value;
+                first = false;
+                if (log && average <= 0.0)
+                    continue;
+                steps << double(curve.steps[i]);
+                values << average;
+            }
             graph->setData(steps, values, true);
         }
         overlay_->rescaleAxes();
+        if (log) {
+            const QCPRange range = overlay_->yAxis->range();
+            overlay_->yAxis->setRange(range.lower / 1.5, range.upper * 1.5);
+        }
     }
     overlay_->legend->setVisible(overlay_->graphCount() > 0);
     overlay_->replot();
@@ -429,6 +512,49 @@ void RunsBrowser::loadConfigIntoEditor()
     }
 }
 
+bool RunsBrowser::loadRunWork(std::int64_t runId, QString* context, std::vector<sp::Query>* queries,
+                              sp::TrainConfig* config, QString* error) const
+{
+    sp::RunStore* store = model_->store();
+    if (!store) {
+        *error = tr("The run database is not open.");
+        return false;
+    }
+    try {
+        const sp::RunRecord run = store->run(runId);
+        if (!run.contextId || !run.querySetId) {
+            *error = tr("Run %1 was stored without its context or query set (a run from an older version, or "
+                        "one started by a tool that does not record them); only its settings can be loaded.")
+                         .arg(runId);
+            return false;
+        }
+        *context = toQ(store->context(*run.contextId).text);
+        queries->clear();
+        for (const sp::StoredQuery& stored : store->querySet(*run.querySetId).queries)
+            queries->push_back({stored.text, stored.target, stored.heldOut});
+        *config = sp::TrainConfig::fromJson(run.config);
+        return true;
+    } catch (const std::exception& e) {
+        *error = toQ(e.what());
+        return false;
+    }
+}
+
+void RunsBrowser::restoreWorkFromRun()
+{
+    const std::vector<std::int64_t> ids = selectedRunIds();
+    if (ids.size() != 1)
+        return;
+    QString context, error;
+    std::vector<sp::Query> queries;
+    sp::TrainConfig config;
+    if (!loadRunWork(ids.front(), &context, &queries, &config, &error)) {
+        showError(this, tr("Could not restore the run's work"), error);
+        return;
+    }
+    emit workRestoreRequested(ids.front(), context, queries, config);
+}
+
 void RunsBrowser::deleteSelected(bool ask)
 {
     const std::vector<std::int64_t> ids = selectedRunIds();
@@ -452,13 +578,68 @@ void RunsBrowser::deleteSelected(bool ask)
     updateButtons();
 }
 
+std::vector<RunsBrowser::DiffRow> RunsBrowser::diffRows(std::int64_t left, std::int64_t right) const
+{
+    sp::RunStore* store = model_->store();
+    if (!store)
+        throw sp::Error("the run database is not open");
+    std::vector<DiffRow> rows;
+    for (const sp::ConfigDifference& difference : store->diffRuns(left, right))
+        rows.push_back({DiffRow::Setting, toQ(difference.key), jsonText(difference.left), jsonText(difference.right)});
+
+    // The outcomes: each run's last value of every metric it recorded.
+    const sp::RunRecord a = store->run(left);
+    const sp::RunRecord b = store->run(right);
+    std::set<std::string> metrics;
+    for (const auto& [key, value] : a.lastMetrics.items())
+        metrics.insert(key);
+    for (const auto& [key, value] : b.lastMetrics.items())
+        metrics.insert(key);
+    auto metricText = [](const sp::RunRecord& run, const std::string& key) {
+        if (!run.lastMetrics.contains(key) || !run.lastMetrics[key].is_number())
+            return QStringLiteral("–");
+        return QString::number(run.lastMetrics[key].get<double>(), 'g', 4);
+    };
+    for (const std::string& key : metrics)
+        rows.push_back({DiffRow::Metric, tr("last %1").arg(toQ(key)), metricText(a, key), metricText(b, key)});
+    rows.push_back({DiffRow::Metric, tr("steps"), QString::number(a.lastStep), QString::number(b.lastStep)});
+
+    // Per query: σ's answer under each run, marked against the teacher (✓ same answer, ≈ same
+    // first token, ✗ different), for the queries both runs evaluated, then the others.
+    const sp::Evaluation evaluationA = sp::fromStoredEvaluations(store->evaluations(left));
+    const sp::Evaluation evaluationB = sp::fromStoredEvaluations(store->evaluations(right));
+    auto sigmaText = [](const sp::Evaluation& evaluation, const std::string& query) {
+        for (const sp::QueryEvaluation& q : evaluation.queries) {
+            if (q.query != query)
+                continue;
+            for (const sp::ConditionOutcome& outcome : q.outcomes)
+                if (outcome.condition == sp::Condition::SoftPrompt)
+                    return QStringLiteral("%1 %2 (s %3)")
+                        .arg(outcome.exactMatch ? QStringLiteral("✓")
+                                                : outcome.top1Agrees ? QStringLiteral("≈") : QStringLiteral("✗"),
+                             toQ(outcome.prediction).replace(QLatin1Char('\n'), QStringLiteral(" ↵ ")),
+                             divergenceText(outcome.s, 3));
+        }
+        return QStringLiteral("–");
+    };
+    std::vector<std::string> queries;
+    std::set<std::string> seen;
+    for (const sp::Evaluation* evaluation : {&evaluationA, &evaluationB})
+        for (const sp::QueryEvaluation& q : evaluation->queries)
+            if (seen.insert(q.query).second)
+                queries.push_back(q.query);
+    for (const std::string& query : queries)
+        rows.push_back({DiffRow::Query, toQ(query).replace(QLatin1Char('\n'), QStringLiteral(" ↵ ")),
+                        sigmaText(evaluationA, query), sigmaText(evaluationB, query)});
+    return rows;
+}
+
 QString RunsBrowser::diffText(std::int64_t left, std::int64_t right) const
 {
     QStringList lines;
     try {
-        for (const sp::ConfigDifference& difference : model_->store()->diffRuns(left, right))
-            lines << QStringLiteral("%1: %2 → %3")
-                         .arg(toQ(difference.key), jsonText(difference.left), jsonText(difference.right));
+        for (const DiffRow& row : diffRows(left, right))
+            lines << QStringLiteral("%1: %2 → %3").arg(row.key, row.left, row.right);
     } catch (const std::exception& e) {
         return toQ(e.what());
     }
@@ -479,14 +660,33 @@ void RunsBrowser::showDiff()
     }
     QDialog dialog(this);
     dialog.setWindowTitle(tr("Run %1 vs run %2").arg(ids[0]).arg(ids[1]));
-    auto* table = new QTableWidget(int(differences.size()), 3, &dialog);
+    std::vector<DiffRow> rows;
+    try {
+        rows = diffRows(ids[0], ids[1]);
+    } catch (const std::exception& e) {
+        showError(this, tr("Could not compare the runs"), toQ(e.what()));
+        return;
+    }
+    auto* table = new QTableWidget(int(rows.size()), 3, &dialog);
     table->setObjectName(QStringLiteral("diffTable"));
-    table->setHorizontalHeaderLabels({tr("setting"), tr("run %1").arg(ids[0]), tr("run %1").arg(ids[1])});
-    for (int row = 0; row < int(differences.size()); ++row) {
-        const sp::ConfigDifference& difference = differences[size_t(row)];
-        table->setItem(row, 0, new QTableWidgetItem(toQ(difference.key)));
-        table->setItem(row, 1, new QTableWidgetItem(jsonText(difference.left)));
-        table->setItem(row, 2, new QTableWidgetItem(jsonText(difference.right)));
+    table->setHorizontalHeaderLabels({tr("setting, outcome or query"), tr("run %1").arg(ids[0]),
+                                      tr("run %1").arg(ids[1])});
+    const QColor sectionTint[] = {QColor(0xee, 0xee, 0xff), QColor(0xee, 0xf8, 0xee), QColor(0xff, 0xff, 0xff)};
+    for (int row = 0; row < int(rows.size()); ++row) {
+        const DiffRow& diff = rows[size_t(row)];
+        auto* key = new QTableWidgetItem(diff.key);
+        key->setBackground(sectionTint[int(diff.kind)]);
+        key->setToolTip(diff.key);
+        table->setItem(row, 0, key);
+        table->setItem(row, 1, new QTableWidgetItem(diff.left));
+        table->setItem(row, 2, new QTableWidgetItem(diff.right));
+        if (diff.left != diff.right)
+            for (int column = 1; column < 3; ++column)
+                table->item(row, column)->setFont([&] {
+                    QFont bold = table->font();
+                    bold.setBold(true);
+                    return bold;
+                }());
     }
     table->horizontalHeader()->setStretchLastSection(true);
     table->resizeColumnsToContents();
@@ -504,11 +704,98 @@ void RunsBrowser::showDiff()
     dialog.exec();
 }
 
+bool RunsBrowser::peftWouldWriteContext(std::int64_t runId) const
+{
+    const sp::RunRecord* run = model_->runAt(model_->rowOfRun(runId));
+    if (!run || !run->contextId || run->config.contains("peft"))
+        return false;
+    const std::string initText = run->config.value("init_text", run->config.value("initText", std::string()));
+    return run->config.value("init", std::string()) == "text" && initText.empty();
+}
+
+bool RunsBrowser::exportPeftTo(std::int64_t runId, const QString& directory, const QString& initLabel,
+                               QString* error) const
+{
+    sp::RunStore* store = model_->store();
+    if (!store) {
+        *error = tr("The run database is not open.");
+        return false;
+    }
+    try {
+        if (initLabel.isEmpty()) {
+            store->exportPeft(runId, toStd(directory));
+            return true;
+        }
+        // Written in a private scratch folder first, so the context never reaches the destination.
+        QTemporaryDir scratch;
+        if (!scratch.isValid())
+            throw sp::Error(toStd(tr("no temporary folder can be created (%1); free disk space")
+                                      .arg(scratch.errorString())));
+        store->exportPeft(runId, toStd(scratch.path()));
+        const QString configPath = QDir(scratch.path()).filePath(QStringLiteral("adapter_config.json"));
+        QFile config(configPath);
+        if (!config.open(QIODevice::ReadOnly))
+            throw sp::Error(toStd(tr("%1 was not written").arg(configPath)));
+        QJsonObject object = QJsonDocument::fromJson(config.readAll()).object();
+        config.close();
+        object.insert(QStringLiteral("prompt_tuning_init_text"), initLabel);
+        QSaveFile patched(configPath);
+        if (!patched.open(QIODevice::WriteOnly) ||
+            patched.write(QJsonDocument(object).toJson(QJsonDocument::Indented)) < 0 || !patched.commit())
+            throw sp::Error(toStd(tr("%1 cannot be rewritten").arg(configPath)));
+        if (!QDir().mkpath(directory))
+            throw sp::Error(toStd(tr("%1 cannot be created; choose a folder you can write to").arg(directory)));
+        for (const QFileInfo& file : QDir(scratch.path()).entryInfoList(QDir::Files)) {
+            const QString target = QDir(directory).filePath(file.fileName());
+            QFile::remove(target);
+            if (!QFile::copy(file.absoluteFilePath(), target))
+                throw sp::Error(toStd(tr("%1 cannot be written; choose a folder you can write to").arg(target)));
+        }
+        return true;
+    } catch (const std::exception& e) {
+        *error = toQ(e.what());
+        return false;
+    }
+}
+
 void RunsBrowser::exportSigma(bool peft)
 {
     const std::vector<std::int64_t> ids = selectedRunIds();
     if (ids.size() != 1 || !model_->store())
         return;
+    // PEFT records the text σ was initialised from; with --init text and no text of its own that is
+    // the whole (possibly confidential) context. Ask first, and offer a short label instead.
+    QString initLabel;
+    if (peft && peftWouldWriteContext(ids[0])) {
+        QDialog dialog(this);
+        dialog.setObjectName(QStringLiteral("peftInitDialog"));
+        dialog.setWindowTitle(tr("Write the context into the adapter?"));
+        auto* text = new QLabel(tr("σ of run %1 was initialised from the context. PEFT's adapter_config.json "
+                                   "records that text as <i>prompt_tuning_init_text</i>, so everyone you share "
+                                   "the adapter with could read the whole context.<p>The trained σ does not "
+                                   "need it: a short label works as well.")
+                                    .arg(ids[0]),
+                                &dialog);
+        text->setWordWrap(true);
+        auto* useLabel = new QCheckBox(tr("Write this label instead:"), &dialog);
+        useLabel->setChecked(true);
+        auto* label = new QLineEdit(tr("soft prompt of run %1 (context withheld)").arg(ids[0]), &dialog);
+        label->setObjectName(QStringLiteral("peftInitLabel"));
+        connect(useLabel, &QCheckBox::toggled, label, &QWidget::setEnabled);
+        auto* box = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &dialog);
+        connect(box, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+        connect(box, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+        auto* layout = new QVBoxLayout(&dialog);
+        layout->addWidget(text);
+        layout->addWidget(useLabel);
+        layout->addWidget(label);
+        layout->addWidget(box);
+        if (dialog.exec() != QDialog::Accepted)
+            return;
+        initLabel = useLabel->isChecked() ? label->text().trimmed() : QString();
+        if (useLabel->isChecked() && initLabel.isEmpty())
+            initLabel = tr("soft prompt of run %1").arg(ids[0]);
+    }
     QSettings settings;
     const QString start = settings.value(QStringLiteral("paths/export")).toString();
     QString path;
@@ -525,11 +812,14 @@ void RunsBrowser::exportSigma(bool peft)
     if (path.isEmpty())
         return;
     settings.setValue(QStringLiteral("paths/export"), peft ? path : QFileInfo(path).absolutePath());
+    QString error;
+    if (peft) {
+        if (!exportPeftTo(ids[0], path, initLabel, &error))
+            showError(this, tr("Could not export σ"), error);
+        return;
+    }
     try {
-        if (peft)
-            model_->store()->exportPeft(ids[0], toStd(path));
-        else
-            model_->store()->exportSigma(ids[0], toStd(path));
+        model_->store()->exportSigma(ids[0], toStd(path));
     } catch (const std::exception& e) {
         showError(this, tr("Could not export σ"), toQ(e.what()));
     }

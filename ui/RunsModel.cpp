@@ -1,6 +1,7 @@
 #include "RunsModel.h"
 
 #include "QtConvert.h"
+#include "Session.h"
 
 #include <QBrush>
 #include <QColor>
@@ -35,19 +36,9 @@ QString joinTags(const std::vector<std::string>& tags)
 
 QString runStatusText(sp::RunStatus status)
 {
-    switch (status) {
-    case sp::RunStatus::Running:
-        return QObject::tr("running");
-    case sp::RunStatus::Finished:
-        return QObject::tr("finished");
-    case sp::RunStatus::Cancelled:
-        return QObject::tr("stopped");
-    case sp::RunStatus::Failed:
-        return QObject::tr("failed");
-    case sp::RunStatus::Interrupted:
-        return QObject::tr("interrupted");
-    }
-    return {};
+    // One set of status names: the core's keys, as the CLI prints them and the database stores them
+    // (a run stopped with Stop or Ctrl+C is "cancelled" everywhere).
+    return QString::fromStdString(sp::runStatusKey(status));
 }
 
 QStringList splitTags(const QString& text)
@@ -100,6 +91,9 @@ bool RunsModel::refresh()
     try {
         store_->markInterruptedRuns();
         runs = store_->listRuns(filter_);
+        contextLabels_.clear();
+        for (const sp::ContextRecord& context : store_->listContexts())
+            contextLabels_[context.id] = Session::contextSummary(toQ(context.text));
     } catch (const std::exception& e) {
         lastError_ = toQ(e.what());
         emit storeError(lastError_);
@@ -188,6 +182,17 @@ QVariant RunsModel::data(const QModelIndex& index, int role) const
         }
         if (role == Qt::ToolTipRole)
             return tr("%1\nidentity %2").arg(toQ(run.model.path), toQ(run.model.hash.substr(0, 16)));
+        break;
+    case ContextColumn:
+        if (role == Qt::DisplayRole || role == SortRole || role == Qt::ToolTipRole) {
+            if (!run.contextId)
+                return role == Qt::ToolTipRole ? tr("Stored without its context") : QStringLiteral("–");
+            const auto it = contextLabels_.find(*run.contextId);
+            const QString label = it != contextLabels_.end() ? it->second : QString();
+            if (role == Qt::ToolTipRole)
+                return tr("Context %1: %2").arg(*run.contextId).arg(label);
+            return label;
+        }
         break;
     case KColumn:
         if (role == Qt::DisplayRole || role == SortRole)
@@ -297,6 +302,8 @@ QVariant RunsModel::headerData(int section, Qt::Orientation orientation, int rol
         return tr("Status");
     case ModelColumn:
         return tr("Model");
+    case ContextColumn:
+        return tr("Context");
     case KColumn:
         return tr("k");
     case ObjectiveColumn:

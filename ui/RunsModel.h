@@ -5,6 +5,7 @@
 
 #include <QAbstractTableModel>
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -18,6 +19,7 @@ public:
         NameColumn,
         StatusColumn,
         ModelColumn,
+        ContextColumn,
         KColumn,
         ObjectiveColumn,
         StepsColumn,
@@ -45,6 +47,8 @@ public:
     bool refresh();
 
     const sp::RunRecord* runAt(int row) const;
+    // Every stored context (id, first words), for the filter; read on refresh().
+    const std::map<std::int64_t, QString>& contextLabels() const { return contextLabels_; }
     int rowOfRun(std::int64_t runId) const;
     bool deleteRun(std::int64_t runId, QString* error = nullptr);
 
@@ -62,6 +66,7 @@ private:
     std::unique_ptr<sp::RunStore> store_;
     sp::RunFilter filter_;
     std::vector<sp::RunRecord> runs_;
+    std::map<std::int64_t, QString> contextLabels_; // context id -> its first words
     QString lastError_;
 };
 

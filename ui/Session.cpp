@@ -77,7 +77,7 @@ Session::Session(QObject* parent) : QObject(parent)
     try {
         databasePath_ = toQ(sp::defaultDatabasePath());
     } catch (const std::exception&) {
-        databasePath_.clear(); // no writable data folder: the user is asked when a run starts
+        databasePath_.clear(); // no writable data folder: runs train unsaved, and the worker says so
     }
 }
 
@@ -98,8 +98,40 @@ void Session::setContext(const QString& text)
 {
     if (text == context_)
         return;
+    const QString before = contextLabel();
     context_ = text;
     emit contextChanged();
+    if (contextLabel() != before)
+        emit contextLabelChanged(contextLabel());
+}
+
+void Session::setContextName(const QString& name)
+{
+    const QString before = contextLabel();
+    contextName_ = name;
+    namedText_ = context_;
+    if (contextLabel() != before)
+        emit contextLabelChanged(contextLabel());
+}
+
+QString Session::contextLabel() const
+{
+    const QString name = contextName();
+    return name.isEmpty() ? contextSummary(context_) : name;
+}
+
+QString Session::contextSummary(const QString& text)
+{
+    const QString simplified = text.simplified();
+    if (simplified.isEmpty())
+        return tr("empty context");
+    constexpr int kWords = 6;
+    constexpr int kMaxCharacters = 48;
+    const QStringList words = simplified.split(QLatin1Char(' '));
+    const QString head = words.mid(0, kWords).join(QLatin1Char(' '));
+    const QString shown = head.left(kMaxCharacters);
+    const bool cut = words.size() > kWords || shown.size() < head.size();
+    return QStringLiteral("“%1%2”").arg(shown, cut ? QStringLiteral("…") : QString());
 }
 
 void Session::setDatabasePath(const QString& path)

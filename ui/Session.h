@@ -33,8 +33,17 @@ public:
 
     QString context() const { return context_; }
     void setContext(const QString& text);
-    QString contextName() const { return contextName_; }
-    void setContextName(const QString& name) { contextName_ = name; }
+    // The name of where the context came from (an example's title, a file name). It names one text:
+    // once the text is edited or replaced, contextName() is empty and contextLabel() describes the
+    // text itself, so no label, run name or report names a context that is no longer there.
+    QString contextName() const { return context_ == namedText_ ? contextName_ : QString(); }
+    QString contextNameForText() const { return contextName(); }
+    // Names the current text.
+    void setContextName(const QString& name);
+    // The name, or the context's first words ("“You are a support bot…”"), or "empty context".
+    QString contextLabel() const;
+    // A context's first words, quoted: how a context without a name is shown (also in the runs table).
+    static QString contextSummary(const QString& text);
 
     QString databasePath() const { return databasePath_; }
     void setDatabasePath(const QString& path);
@@ -63,6 +72,7 @@ signals:
     void modelLoadFailed(const QString& source, const QString& message);
     void modelWarning(const QString& message);
     void contextChanged();
+    void contextLabelChanged(const QString& label);
     void databasePathChanged();
     void outcomeChanged(); // a run finished (or was opened from the store)
     void targetsFilled(int count);
@@ -78,6 +88,7 @@ private:
     QString modelSource_;
     QString context_;
     QString contextName_;
+    QString namedText_;
     QString databasePath_;
     Activity activity_ = Activity::Idle;
     TrainingOutcome lastOutcome_;

@@ -36,6 +36,9 @@ SigmaInspector::SigmaInspector(Session* session, QWidget* parent) : QWidget(pare
     count_->setRange(1, 50);
     count_->setValue(8);
     count_->setSuffix(tr(" nearest tokens"));
+    count_->setObjectName(QStringLiteral("nearestCountBox"));
+    count_->setToolTip(tr("How many vocabulary tokens to list for each σ vector, nearest first by cosine "
+                          "similarity (1–50)"));
     inspectButton_ = new QPushButton(tr("&Inspect σ"), this);
     inspectButton_->setObjectName(QStringLiteral("inspectSigmaButton"));
     connect(inspectButton_, &QPushButton::clicked, this, &SigmaInspector::inspect);

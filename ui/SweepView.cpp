@@ -4,6 +4,7 @@
 #include "QtConvert.h"
 #include "RunsModel.h"
 #include "Session.h"
+#include "SlurmSweepPanel.h"
 
 #include <QComboBox>
 #include <QDateTime>
@@ -32,6 +33,12 @@ void setUpPlot(QCustomPlot* plot, const QString& xLabel)
     plot->yAxis2->setRange(0, 105);
     plot->legend->setVisible(true);
     plot->legend->setFont(QFont(plot->font().family(), 8));
+    // The legend gets a row of its own under the plot: inside the axis rect it hid a point.
+    plot->axisRect()->insetLayout()->take(plot->legend);
+    plot->plotLayout()->addElement(1, 0, plot->legend);
+    plot->plotLayout()->setRowStretchFactor(1, 0.001);
+    plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    plot->legend->setBorderPen(Qt::NoPen);
 }
 
 } // namespace
@@ -52,6 +59,21 @@ SweepView::SweepView(Session* session, RunsModel* runs, QWidget* parent)
     byRatio_->setObjectName(QStringLiteral("sweepByRatio"));
     setUpPlot(byRatio_, tr("compression ratio (context tokens / k)"));
 
+    curves_ = new QCustomPlot(this);
+    curves_->setObjectName(QStringLiteral("sweepCurves"));
+    curves_->setMinimumSize(300, 240);
+    curves_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    curves_->xAxis->setLabel(tr("step"));
+    curves_->yAxis->setLabel(tr("train s (each run of the sweep)"));
+    gridPanel_ = new SlurmSweepPanel(
+        [this] { return runs_->store() ? toQ(runs_->store()->path()) : QString(); }, this);
+    connect(gridPanel_, &SlurmSweepPanel::sweepUpdated, this, [this](qint64 sweepId) {
+        runs_->refresh();
+        refresh();
+        if (sweepId > 0)
+            showSweep(sweepId);
+    });
+
     auto* top = new QHBoxLayout;
     top->addWidget(new QLabel(tr("Sweep:"), this));
     top->addWidget(sweeps_, 1);
@@ -59,10 +81,12 @@ SweepView::SweepView(Session* session, RunsModel* runs, QWidget* parent)
     auto* plots = new QHBoxLayout;
     plots->addWidget(byK_, 1);
     plots->addWidget(byRatio_, 1);
+    plots->addWidget(curves_, 1);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(top);
     layout->addWidget(note_);
-    layout->addLayout(plots, 1);
+    layout->addLayout(plots, 3);
+    layout->addWidget(gridPanel_, 2);
 
     connect(refreshButton, &QPushButton::clicked, this, &SweepView::refresh);
     connect(sweeps_, qOverload<int>(&QComboBox::currentIndexChanged), this, &SweepView::plotCurrent);
@@ -113,7 +137,7 @@ void SweepView::showSweep(std::int64_t sweepId)
 void SweepView::plotCurrent()
 {
     pointCount_ = 0;
-    for (QCustomPlot* plot : {byK_, byRatio_}) {
+    for (QCustomPlot* plot : {byK_, byRatio_, curves_}) {
         plot->clearGraphs();
         plot->clearItems();
     }
@@ -125,6 +149,7 @@ void SweepView::plotCurrent()
                "of the context survives at each compression ratio."));
         byK_->replot();
         byRatio_->replot();
+        curves_->replot();
         return;
     }
     std::vector<sp::StoredSweepPoint> sPoints, topPoints;
@@ -178,6 +203,36 @@ void SweepView::plotCurrent()
     };
     addSeries(byK_, ks, s, kTop, top);
     addSeries(byRatio_, ratios, s, ratioTop, top);
+    plotCurves(sPoints);
+}
+
+void SweepView::plotCurves(const std::vector<sp::StoredSweepPoint>& points)
+{
+    sp::RunStore* store = runs_->store();
+    std::vector<std::int64_t> runIds;
+    for (const sp::StoredSweepPoint& point : points)
+        runIds.push_back(point.runId);
+    std::vector<sp::MetricCurve> curves;
+    try {
+        curves = store->curves(runIds, {sp::metric_key::TrainS});
+    } catch (const std::exception&) {
+        curves_->replot();
+        return;
+    }
+    const int count = int(curves.size());
+    for (int i = 0; i < count; ++i) {
+        const sp::MetricCurve& curve = curves[std::size_t(i)];
+        QCPGraph* graph = curves_->addGraph();
+        graph->setPen(QPen(QColor::fromHsv((i * 360) / std::max(1, count), 180, 200), 1.4));
+        QVector<double> x, y;
+        for (std::size_t j = 0; j < curve.steps.size(); ++j) {
+            x << curve.steps[j];
+            y << curve.values[j];
+        }
+        graph->setData(x, y);
+    }
+    curves_->rescaleAxes();
+    curves_->replot();
 }
 
 } // namespace spui

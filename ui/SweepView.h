@@ -3,7 +3,10 @@
 // compression ratio (context tokens / k), one point per run of the sweep.
 #include <QWidget>
 
+#include "softprompt/run_store.h"
+
 #include <cstdint>
+#include <vector>
 
 class QComboBox;
 class QCustomPlot;
@@ -13,6 +16,7 @@ namespace spui {
 
 class RunsModel;
 class Session;
+class SlurmSweepPanel;
 
 class SweepView : public QWidget {
     Q_OBJECT
@@ -23,10 +27,13 @@ public:
     void showSweep(std::int64_t sweepId);
     QCustomPlot* kPlot() const { return byK_; }
     QCustomPlot* ratioPlot() const { return byRatio_; }
+    QCustomPlot* curvesPlot() const { return curves_; }
+    SlurmSweepPanel* gridPanel() const { return gridPanel_; }
     int pointCount() const { return pointCount_; }
 
 private:
     void plotCurrent();
+    void plotCurves(const std::vector<sp::StoredSweepPoint>& points);
 
     Session* session_ = nullptr;
     RunsModel* runs_ = nullptr;
@@ -34,6 +41,8 @@ private:
     QLabel* note_ = nullptr;
     QCustomPlot* byK_ = nullptr;
     QCustomPlot* byRatio_ = nullptr;
+    QCustomPlot* curves_ = nullptr; // train s per step, one line per run of the sweep
+    SlurmSweepPanel* gridPanel_ = nullptr;
     int pointCount_ = 0;
 };
 

@@ -28,7 +28,8 @@ TrainingPanel::TrainingPanel(Session* session, QWidget* parent) : QWidget(parent
     k_ = new QSpinBox(this);
     named(k_, "kBox");
     k_->setRange(1, 8192);
-    k_->setToolTip(tr("Number of soft-prompt vectors σ that replace the context"));
+    k_->setToolTip(tr("Number of soft-prompt vectors σ that replace the context (1–8192). Fewer vectors "
+                      "compress more; the compression ratio is context tokens / k."));
     objective_ = new QComboBox(this);
     named(objective_, "objectiveBox");
     for (const sp::ObjectiveInfo& info : sp::allObjectives()) {
@@ -42,6 +43,10 @@ TrainingPanel::TrainingPanel(Session* session, QWidget* parent) : QWidget(parent
     temperature_->setRange(0.05, 20.0);
     temperature_->setSingleStep(0.1);
     temperature_->setDecimals(2);
+    named(temperature_, "temperatureBox");
+    temperature_->setToolTip(tr("Temperature τ applied to both distributions before s is computed "
+                                "(0.05–20). Above 1 flattens them, so σ also learns the teacher's "
+                                "second choices; 1 compares the model's own probabilities."));
     target_ = new QComboBox(this);
     named(target_, "targetBox");
     target_->addItem(tr("Next token after z"), QStringLiteral("next"));
@@ -49,6 +54,10 @@ TrainingPanel::TrainingPanel(Session* session, QWidget* parent) : QWidget(parent
     continuationLength_ = new QSpinBox(this);
     continuationLength_->setRange(1, 256);
     continuationLength_->setPrefix(tr("L = "));
+    named(continuationLength_, "continuationLengthBox");
+    continuationLength_->setToolTip(tr("L: how many tokens of the teacher's greedy continuation σ must "
+                                       "reproduce for each query (1–256). Used with the continuation "
+                                       "target."));
     init_ = new QComboBox(this);
     named(init_, "initBox");
     init_->addItem(tr("From text (default: the context)"), QStringLiteral("text"));
@@ -62,23 +71,38 @@ TrainingPanel::TrainingPanel(Session* session, QWidget* parent) : QWidget(parent
     learningRate_->setDecimals(5);
     learningRate_->setRange(0.00001, 10.0);
     learningRate_->setSingleStep(0.001);
+    learningRate_->setToolTip(tr("Peak learning rate of AdamW (0.00001–10), reached after the warm-up and "
+                                 "then decayed by a cosine to a tenth of it"));
     steps_ = new QSpinBox(this);
     named(steps_, "stepsBox");
     steps_->setRange(1, 1000000);
+    steps_->setToolTip(tr("Optimisation steps, each on one batch of training queries (1–1,000,000)"));
     batch_ = new QSpinBox(this);
     named(batch_, "batchBox");
     batch_->setRange(1, 4096);
+    batch_->setToolTip(tr("Training queries per step (1–4096); more queries give smoother steps and cost "
+                          "more time per step"));
     evalInterval_ = new QSpinBox(this);
     named(evalInterval_, "evalIntervalBox");
     evalInterval_->setRange(1, 100000);
+    evalInterval_->setToolTip(tr("Evaluate σ on the held-out queries every this many steps (1–100,000): the "
+                                 "held-out points of the curve"));
     seed_ = new QSpinBox(this);
     named(seed_, "seedBox");
     seed_->setRange(0, 2147483647);
+    seed_->setToolTip(tr("Seed of the initialisation, the batches and the held-out split: the same seed "
+                         "gives the same σ on the CPU"));
     warmup_ = new QSpinBox(this);
     warmup_->setRange(0, 100000);
+    named(warmup_, "warmupBox");
+    warmup_->setToolTip(tr("Steps over which the learning rate rises linearly from 0 to its peak "
+                           "(0–100,000)"));
     patience_ = new QSpinBox(this);
     patience_->setRange(0, 1000);
     patience_->setSpecialValueText(tr("off"));
+    named(patience_, "patienceBox");
+    patience_->setToolTip(tr("Stop when this many held-out evaluations in a row did not improve s "
+                             "(0 = off, up to 1000)"));
     runName_ = new QLineEdit(this);
     named(runName_, "runNameEdit");
     runName_->setPlaceholderText(tr("optional run name"));
@@ -170,9 +194,14 @@ TrainingPanel::TrainingPanel(Session* session, QWidget* parent) : QWidget(parent
     connect(worker, &TrainingWorker::phaseChanged, this, &TrainingPanel::onPhase);
     connect(worker, &TrainingWorker::runStarted, this, [this](qint64, int sweepIndex, int k) {
         sweepIndex_ = sweepIndex;
+        sweepK_ = k;
         if (sweepCount_ > 1)
-            phase_->setText(tr("Sweep: k = %1 (%2 of %3)").arg(k).arg(sweepIndex + 1).arg(sweepCount_));
+            phase_->setText(sweepPrefix() + tr("starting"));
     });
+    // A failure message belongs to the run that failed: a new model, context or query set (or a
+    // new run) starts from a clean panel.
+    connect(session_, &Session::modelChanged, this, &TrainingPanel::clearFailure);
+    connect(session_, &Session::contextChanged, this, &TrainingPanel::clearFailure);
     connect(worker, &TrainingWorker::trainingFinished, this, &TrainingPanel::onFinished);
 
     setConfig(sp::TrainConfig{});
@@ -230,7 +259,7 @@ QString TrainingPanel::runName(bool sweep) const
     const QString name = runName_->text().trimmed();
     if (!name.isEmpty())
         return name;
-    const QString context = session_->contextName().isEmpty() ? tr("context") : session_->contextName();
+    const QString context = session_->contextLabel();
     // A sweep's runs get ", k=N" appended by the worker.
     if (sweep)
         return tr("%1, %2 sweep").arg(context, objective_->currentData().toString());
@@ -306,10 +335,42 @@ void TrainingPanel::startJob(const std::vector<int>& sweepKs)
         emit startRefused(whyNot);
         return;
     }
+    showingFailure_ = false;
     result_->clear();
+    phase_->setText(sweepKs.size() > 1 ? tr("Sweep of %n σ: preparing…", nullptr, int(sweepKs.size()))
+                                       : tr("Preparing…"));
     progress_->setRange(0, trainConfig.steps);
     progress_->setValue(0);
     progress_->setFormat(tr("preparing…"));
+}
+
+QString TrainingPanel::sweepPrefix() const
+{
+    if (sweepCount_ <= 1)
+        return {};
+    return tr("Sweep k = %1 (%2 of %3) · ").arg(sweepK_).arg(sweepIndex_ + 1).arg(sweepCount_);
+}
+
+void TrainingPanel::clearFailure()
+{
+    if (!showingFailure_ || session_->isBusy())
+        return;
+    showingFailure_ = false;
+    progress_->setRange(0, 1);
+    progress_->setValue(0);
+    progress_->setFormat(tr("idle"));
+    phase_->setText(session_->hasModel() ? tr("Ready: press Train.") : tr("Load a model to train."));
+    result_->clear();
+}
+
+QString TrainingPanel::phaseText() const
+{
+    return phase_->text();
+}
+
+QString TrainingPanel::progressText() const
+{
+    return progress_->format();
 }
 
 void TrainingPanel::togglePause()
@@ -351,8 +412,9 @@ void TrainingPanel::onActivity()
 
 void TrainingPanel::onPhase(const QString& phase, double fraction)
 {
-    phase_->setText(fraction > 0.0 && fraction < 1.0 ? tr("%1 (%2%)").arg(phase).arg(int(fraction * 100))
-                                                     : phase);
+    phase_->setText(sweepPrefix() + (fraction > 0.0 && fraction < 1.0
+                                         ? tr("%1 (%2%)").arg(phase).arg(int(fraction * 100))
+                                         : phase));
 }
 
 void TrainingPanel::onStep(const sp::StepReport& report)
@@ -361,7 +423,7 @@ void TrainingPanel::onStep(const sp::StepReport& report)
     progress_->setRange(0, report.totalSteps);
     progress_->setValue(report.step);
     const double stepsPerSecond = report.elapsedSeconds > 0 ? report.step / report.elapsedSeconds : 0.0;
-    QString text = tr("step %1 / %2 · %3 steps/s · ETA %4")
+    QString text = sweepPrefix() + tr("step %1 / %2 · %3 steps/s · ETA %4")
                        .arg(report.step)
                        .arg(report.totalSteps)
                        .arg(stepsPerSecond, 0, 'f', stepsPerSecond < 10 ? 2 : 1)
@@ -370,7 +432,7 @@ void TrainingPanel::onStep(const sp::StepReport& report)
         text += tr(" · paused");
     progress_->setFormat(text);
     if (report.step == 1)
-        phase_->setText(sweepCount_ > 1 ? phase_->text() : tr("Training σ"));
+        phase_->setText(sweepPrefix() + tr("Training σ"));
 }
 
 void TrainingPanel::onFinished(const TrainingOutcome& outcome)
@@ -384,10 +446,11 @@ void TrainingPanel::onFinished(const TrainingOutcome& outcome)
         phase_->setText(tr("Done. Run %1 is saved; see the Compare tab for each query.").arg(outcome.runId));
         break;
     case sp::RunStatus::Cancelled:
-        progress_->setFormat(tr("stopped at step %1").arg(outcome.result.stepsCompleted));
+        progress_->setFormat(tr("cancelled at step %1").arg(outcome.result.stepsCompleted));
         phase_->setText(outcome.message);
         break;
     default:
+        showingFailure_ = true;
         progress_->setFormat(tr("failed"));
         phase_->setText(tr("<b>The run failed.</b> %1").arg(outcome.message.toHtmlEscaped()));
         break;

@@ -38,6 +38,12 @@ public:
     void saveSettings() const;
     void restoreSettings();
 
+    // What the panel shows under the buttons and in the progress bar (tests read them).
+    QString phaseText() const;
+    QString progressText() const;
+    // Puts the panel back to "ready" after a failed run once something has changed.
+    void clearFailure();
+
 signals:
     void objectiveChanged(const QString& label, bool higherIsBetter);
     // Before the job is queued: listeners clear their views for a new run.
@@ -52,6 +58,7 @@ private:
     void updateObjectiveNote();
     void updateTargetFields();
     void startJob(const std::vector<int>& sweepKs);
+    QString sweepPrefix() const; // "Sweep k = 4 (3 of 6) · " during a sweep, else empty
 
     Session* session_ = nullptr;
     QSpinBox* k_ = nullptr;
@@ -80,6 +87,8 @@ private:
     QLabel* result_ = nullptr;
     int sweepIndex_ = 0;
     int sweepCount_ = 0;
+    int sweepK_ = 0;
+    bool showingFailure_ = false;
     double lastElapsedSeconds_ = 0.0;
 };
 

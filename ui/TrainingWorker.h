@@ -1,6 +1,7 @@
 #pragma once
-// Everything slow runs here, on one worker thread: loading a model, computing teacher targets,
-// training σ (recorded in the run store as it goes), evaluating it, and compression sweeps.
+// Everything slow runs here, on one worker thread: loading a model, computing teacher targets, and
+// training runs and compression sweeps, which are sp::runTrainingSession (core's one train–evaluate–
+// record flow) with its callbacks re-emitted as signals.
 //
 // The worker lives in its own QThread. Jobs are queued to it with QMetaObject::invokeMethod; the
 // core callbacks it receives on that thread are re-emitted as signals, which reach the widgets
@@ -8,8 +9,8 @@
 // thread sets directly (requestCancel/setPaused are plain functions, not slots: a queued slot
 // would wait behind the very job it should stop).
 #include "softprompt/engine.h"
-#include "softprompt/run_recording.h"
 #include "softprompt/run_store.h"
+#include "softprompt/training_session.h"
 
 #include <QMetaType>
 
@@ -62,7 +63,7 @@ public:
     // Cancels and skips the final evaluation too (the window is closing).
     void requestAbandon()
     {
-        abandon_.store(true);
+        control_.skipEvaluation.store(true);
         control_.cancel.store(true);
     }
     void setPaused(bool paused) { control_.pause.store(paused); }
@@ -90,11 +91,7 @@ signals:
     void targetsFailed(const QString& message);
 
 private:
-    TrainingOutcome trainOne(sp::CompressionTask& task, const TrainingJob& job, sp::RunStore* store,
-                             const sp::StoredInputs& inputs, std::int64_t sweepId, int k, int sweepIndex);
-
-    sp::TrainControl control_;
-    std::atomic<bool> abandon_{false};
+    sp::SessionControl control_;
 };
 
 } // namespace spui

@@ -1,11 +1,12 @@
-// The model commands:
-//   softprompt generate --model PATH|demo --prompt "..." [--max-new N]
+// The model commands (generate lives in cmd_generate.cpp):
 //   softprompt score    --model PATH|demo --text "..." [--top-k 5] [--json]
 //   softprompt forward  --model PATH --ids 1,2,3 --out FILE.safetensors
-//   softprompt bench model (--model PATH|demo | --random PRESET) [--prefill N] [--decode N]
+//   softprompt bench model (--model PATH|demo | --random PRESET) [--dtype D] [--prefill N] [--decode N]
+//                          [--repeats N] [--sigma-steps N --k K --batch B]
 #include "cli_common.h"
 #include "registry.h"
 
+#include "softprompt/engine.h"
 #include "softprompt/error.h"
 #include "softprompt/model_handle.h"
 #include "softprompt/safetensors.h"
@@ -27,6 +28,7 @@ struct ModelOptions {
     std::string model;
     std::string device = "cpu";
     std::string dtype = "float32";
+    std::string halfCompute = "auto";
 };
 
 void addModelOptions(CLI::App& command, ModelOptions& options, bool required = true)
@@ -36,7 +38,12 @@ void addModelOptions(CLI::App& command, ModelOptions& options, bool required = t
     if (required)
         model->required();
     command.add_option("--device", options.device, "cpu, cuda or cuda:N")->capture_default_str();
-    command.add_option("--dtype", options.dtype, "float32, float16 or bfloat16 (half types need CUDA)")
+    command.add_option("--dtype", options.dtype, "float32, float16 or bfloat16: the weights in memory")
+        ->capture_default_str();
+    command
+        .add_option("--half-compute", options.halfCompute,
+                    "For float16/bfloat16 weights: auto (native on CUDA, float32 on the CPU), native, or float32 "
+                    "(each matrix converted as it is used)")
         ->capture_default_str();
 }
 
@@ -45,15 +52,8 @@ sp::ModelHandle loadModel(const ModelOptions& options)
     sp::ModelLoadOptions load;
     load.device = options.device;
     load.dtype = options.dtype;
+    load.halfCompute = options.halfCompute;
     return sp::ModelHandle::load(options.model, load);
-}
-
-void runGenerate(const ModelOptions& options, const std::string& prompt, int maxNew)
-{
-    if (maxNew < 1)
-        throw sp::Error("--max-new must be at least 1 (got " + std::to_string(maxNew) + ")");
-    const sp::ModelHandle model = loadModel(options);
-    std::cout << model.generate(prompt, maxNew) << std::endl;
 }
 
 void runScore(const ModelOptions& options, const std::string& text, int topK, bool json)
@@ -111,7 +111,16 @@ void runForward(const ModelOptions& options, const std::string& idText, const st
                       {"identity", model.summary().identity}});
 }
 
-void runBench(const ModelOptions& options, const std::string& preset, int prefill, int decode)
+struct BenchSettings {
+    int prefill = 512;
+    int decode = 32;
+    int repeats = 3;
+    int sigmaSteps = 3;
+    int k = 8;
+    int batch = 4;
+};
+
+void runBench(const ModelOptions& options, const std::string& preset, const BenchSettings& settings)
 {
     if (options.model.empty() == preset.empty())
         throw sp::Error("give either --model PATH|demo or --random PRESET");
@@ -126,52 +135,76 @@ void runBench(const ModelOptions& options, const std::string& preset, int prefil
         }
     } cleanup;
     ModelOptions load = options;
-    if (!preset.empty()) {
-        temporary =
-            fs::temp_directory_path() / ("softprompt-bench-" + preset + "-" + std::to_string(::getpid()));
-        cleanup.path = temporary;
-        sp::writeRandomModel(temporary.string(), preset, 0);
-        load.model = temporary.string();
+    sp::ModelHandle model;
+    if (!preset.empty() && sp::randomPresetMadeInMemory(preset)) {
+        sp::ModelLoadOptions create;
+        create.device = options.device;
+        create.dtype = options.dtype;
+        create.halfCompute = options.halfCompute;
+        model = sp::ModelHandle::createRandom(preset, create, 0);
+    } else {
+        if (!preset.empty()) {
+            temporary =
+                fs::temp_directory_path() / ("softprompt-bench-" + preset + "-" + std::to_string(::getpid()));
+            cleanup.path = temporary;
+            sp::writeRandomModel(temporary.string(), preset, 0);
+            load.model = temporary.string();
+        }
+        model = loadModel(load);
     }
-    const sp::ModelHandle model = loadModel(load);
-    const sp::ModelBenchmark bench = sp::benchmarkModel(model, prefill, decode);
+    const std::int64_t weightBytes = sp::modelWeightBytes(model);
+    const std::int64_t residentAfterLoad = sp::processMemory().residentBytes;
+    const sp::ModelBenchmark bench = sp::benchmarkModel(model, settings.prefill, settings.decode, settings.repeats);
+    nlohmann::json sigma = nullptr;
+    if (settings.sigmaSteps > 0) {
+        const sp::SigmaStepBenchmark step =
+            sp::benchmarkSigmaStep(model, settings.k, settings.batch, 16, settings.sigmaSteps);
+        sigma = {{"k", step.k},
+                 {"batch", step.batch},
+                 {"query_tokens", step.queryTokens},
+                 {"steps", step.steps},
+                 {"first_step_seconds", step.firstStepSeconds},
+                 {"step_seconds_median", step.stepSecondsMedian},
+                 {"steps_per_second", step.stepsPerSecond}};
+    }
+    const sp::ProcessMemory memory = sp::processMemory();
     const sp::ModelSummary& summary = model.summary();
-    spcli::printJson({
+    nlohmann::json output{
         {"model", preset.empty() ? summary.name : "random " + preset},
+        {"made", preset.empty() ? "loaded" : sp::randomPresetMadeInMemory(preset) ? "in memory" : "written, loaded"},
         {"model_type", summary.modelType},
         {"parameters", summary.parameterCount},
         {"device", summary.device},
         {"dtype", summary.dtype},
+        {"compute_dtype", summary.computeDtype},
         {"threads", bench.threads},
         {"load_seconds", bench.loadSeconds},
         {"identity_seconds", bench.identitySeconds},
+        {"weight_bytes", weightBytes},
+        {"rss_after_load_bytes", residentAfterLoad},
+        {"peak_rss_bytes", memory.peakResidentBytes},
+        {"peak_rss_over_weights", double(memory.peakResidentBytes) / double(weightBytes)},
         {"prefill_tokens", bench.prefillTokens},
         {"prefill_seconds", bench.prefillSeconds},
         {"prefill_tokens_per_s", bench.prefillTokensPerSecond},
-        {"prefill_all_logits_tokens_per_s", bench.prefillAllLogitsTokensPerSecond},
         {"prefill_gflop", bench.prefillGflop},
         {"prefill_gflop_per_s", bench.prefillGflopPerSecond},
         {"gemm_gflop_per_s", bench.gemmGflopPerSecond},
         {"gemm_shape", bench.gemmShape},
         {"prefill_fraction_of_gemm", bench.prefillGflopPerSecond / bench.gemmGflopPerSecond},
-        {"decode_tokens", bench.decodeTokens},
-        {"decode_tokens_per_s", bench.decodeTokensPerSecond},
-    });
+        {"sigma_step", sigma},
+    };
+    if (settings.repeats > 1)
+        output["prefill_all_logits_tokens_per_s"] = bench.prefillAllLogitsTokensPerSecond;
+    if (settings.decode > 0) {
+        output["decode_tokens"] = bench.decodeTokens;
+        output["decode_tokens_per_s"] = bench.decodeTokensPerSecond;
+    }
+    spcli::printJson(output);
 }
 
 void registerModelCommands(CLI::App& app)
 {
-    {
-        auto options = std::make_shared<ModelOptions>();
-        auto prompt = std::make_shared<std::string>();
-        auto maxNew = std::make_shared<int>(32);
-        CLI::App* command =
-            app.add_subcommand("generate", "Greedy continuation of a prompt (KV cache, stops at EOS)");
-        addModelOptions(*command, *options);
-        command->add_option("--prompt", *prompt, "The text to continue")->required();
-        command->add_option("--max-new", *maxNew, "Most new tokens")->capture_default_str();
-        command->callback([=] { runGenerate(*options, *prompt, *maxNew); });
-    }
     {
         auto options = std::make_shared<ModelOptions>();
         auto text = std::make_shared<std::string>();
@@ -199,8 +232,7 @@ void registerModelCommands(CLI::App& app)
     {
         auto options = std::make_shared<ModelOptions>();
         auto preset = std::make_shared<std::string>();
-        auto prefill = std::make_shared<int>(512);
-        auto decode = std::make_shared<int>(32);
+        auto settings = std::make_shared<BenchSettings>();
         CLI::App* command = spcli::benchGroup(app).add_subcommand(
             "model",
             "Load time, prefill and decode tokens/s, prefill GFLOP/s next to this machine's GEMM GFLOP/s");
@@ -210,10 +242,19 @@ void registerModelCommands(CLI::App& app)
             presets += (presets.empty() ? "" : ", ") + name;
         command->add_option("--random", *preset,
                             "Benchmark a seeded random model of a published shape instead (" + presets + ")");
-        command->add_option("--prefill", *prefill, "Prompt length for the prefill measurement")
+        command->add_option("--prefill", settings->prefill, "Prompt length for the prefill measurement")
             ->capture_default_str();
-        command->add_option("--decode", *decode, "Tokens decoded one at a time")->capture_default_str();
-        command->callback([=] { runBench(*options, *preset, *prefill, *decode); });
+        command->add_option("--decode", settings->decode, "Tokens decoded one at a time (0: none)")
+            ->capture_default_str();
+        command
+            ->add_option("--repeats", settings->repeats,
+                         "Prefills to time (1 for large models: no warm-up, no all-logits pass)")
+            ->capture_default_str();
+        command->add_option("--sigma-steps", settings->sigmaSteps, "σ training steps to time (0: none)")
+            ->capture_default_str();
+        command->add_option("--k", settings->k, "σ length for the σ step")->capture_default_str();
+        command->add_option("--batch", settings->batch, "Queries per σ step")->capture_default_str();
+        command->callback([=] { runBench(*options, *preset, *settings); });
     }
 }
 

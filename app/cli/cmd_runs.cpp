@@ -68,6 +68,7 @@ nlohmann::json runToJson(const sp::RunRecord& run)
 {
     nlohmann::json json = {
         {"id", run.id},
+        {"uuid", run.uuid},
         {"name", run.name},
         {"status", sp::runStatusKey(run.status)},
         {"started", isoTime(run.startedAtMs)},

@@ -5,10 +5,12 @@
 //                    [--target next|continuation --length L] --init random|vocab|text|chunks
 //                    --steps N --lr X --batch B --device cpu|cuda --seed S [--db PATH] [--json]
 //   softprompt sweep ... --ks 1,2,4,8,16,32 [--json]
-//   softprompt eval --run ID [--db PATH] [--json]
+//   softprompt eval --run ID [--db PATH] [--json] [--coverage] (cmd_coverage.cpp)
 //   softprompt bench train --model PATH|demo|random
 // Progress (with an ETA) goes to stderr; the result is one JSON object on stdout.
 #include "cli_common.h"
+#include "cli_coverage.h"
+#include "cmd_sweep.h"
 #include "registry.h"
 
 #include "softprompt/engine.h"
@@ -16,6 +18,7 @@
 #include "softprompt/paths.h"
 #include "softprompt/run_recording.h"
 #include "softprompt/run_store.h"
+#include "softprompt/training_session.h"
 #include "softprompt/text.h"
 
 #include <atomic>
@@ -23,6 +26,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -66,15 +70,20 @@ struct TrainOptions {
     std::string queriesPath;
     std::string heldoutPath;
     std::optional<double> split;
-    std::string objective = "kl";
-    std::string target = "next";
-    std::string init = "text";
+    // The defaults are TrainConfig's, as in the GUI's training panel (one set; see README).
+    std::string objective = sp::objectiveInfo(sp::TrainConfig{}.objective).key;
+    std::string target = sp::targetKindKey(sp::TrainConfig{}.target);
+    std::string init = sp::initKindKey(sp::TrainConfig{}.init);
     std::string initText;
     std::string db;
     std::string name;
     std::string ks = "1,2,4,8,16,32";
     bool json = false;
     bool noStore = false;
+    // A grid point of a sweep (cmd_sweep.cpp): the sweep's global id and name, and tags.
+    std::string sweepUuid;
+    std::string sweepName;
+    std::vector<std::string> tags;
     sp::TrainConfig config;
 };
 
@@ -133,7 +142,7 @@ void addTrainOptions(CLI::App& command, TrainOptions& options, bool sweep)
         ->capture_default_str();
     command.add_option("--seed", config.seed, "Seed (same seed, same σ on CPU)")->capture_default_str();
     command.add_option("--device", options.device, "cpu, cuda or cuda:N")->capture_default_str();
-    command.add_option("--dtype", options.dtype, "float32, float16 or bfloat16 (half types need CUDA)")
+    command.add_option("--dtype", options.dtype, "float32, float16 or bfloat16 (on the CPU, half weights are computed in float32 blocks)")
         ->capture_default_str();
     command.add_option("--db", options.db,
                        "Run database (default: " + std::string("the per-user runs.sqlite") + ")");
@@ -141,6 +150,13 @@ void addTrainOptions(CLI::App& command, TrainOptions& options, bool sweep)
     command.add_option("--name", options.name, "A label for the run");
     command.add_flag("--json", options.json,
                      "Print only the JSON result on stdout (progress stays on stderr)");
+    if (!sweep) {
+        command.add_option("--sweep-uuid", options.sweepUuid,
+                           "Record the run in the sweep with this global id (created when missing); "
+                           "set by `softprompt sweep --grid` for each grid point");
+        command.add_option("--sweep-name", options.sweepName, "With --sweep-uuid: the sweep's name");
+        command.add_option("--tag", options.tags, "A tag for the run (repeatable)");
+    }
 }
 
 sp::TrainConfig finishConfig(TrainOptions& options)
@@ -202,13 +218,24 @@ public:
     explicit Progress(std::string label) : label_(std::move(label)), tty_(isatty(STDERR_FILENO) == 1) {}
     ~Progress() { end(); }
 
+    void setLabel(std::string label)
+    {
+        label_ = std::move(label);
+        lastPhase_.clear();
+        lastFraction_ = -1.0;
+        hasHeldout_ = false;
+    }
+
     void phase(const std::string& name, double fraction)
     {
         const bool samePhase = name == lastPhase_;
         if (samePhase && (fraction <= lastFraction_ || (fraction < 1.0 && secondsSinceLine() < 1.0)))
             return;
+        if (!samePhase && lastWasStep_)
+            end(); // keep the last step line
         lastPhase_ = name;
         lastFraction_ = fraction;
+        lastWasStep_ = false;
         print(label_ + name +
               (fraction > 0.0 ? " " + std::to_string(int(fraction * 100)) + "%" : std::string("…")));
     }
@@ -235,6 +262,7 @@ public:
                       report.step / std::max(report.elapsedSeconds, 1e-9), report.tokensPerSecond,
                       clockText(report.etaSeconds).c_str());
         print(line + text);
+        lastWasStep_ = true;
     }
 
     void end()
@@ -266,6 +294,7 @@ private:
     std::string lastPhase_;
     double lastFraction_ = -1.0;
     Clock::time_point lastLine_{};
+    bool lastWasStep_ = false;
     bool hasHeldout_ = false;
     double heldoutS_ = 0.0, heldoutTop1_ = 0.0;
 };
@@ -298,126 +327,87 @@ nlohmann::json queriesJson(const sp::Evaluation& evaluation)
     return queries;
 }
 
-// ---- one run: train, evaluate against the baselines, store -------------------------------------------
-struct RunContext {
-    sp::CompressionTask* task = nullptr;
-    std::string modelPath;
-    std::string queriesName;
-    sp::RunStore* store = nullptr;
-    sp::StoredInputs inputs;
-    std::optional<std::int64_t> sweepId;
-};
-
-nlohmann::json trainOnce(RunContext& run, const sp::TrainConfig& config, const std::string& name,
-                         const std::string& label)
+// ---- train and sweep: the training session, reported on stderr and as JSON -----------------------------
+// The JSON of one run: its stored summary, its run id and, when σ was evaluated, every condition.
+nlohmann::json runJson(const sp::RunOutcome& run)
 {
-    sp::CompressionTask& task = *run.task;
-    task.validate(config);
-    const sp::ModelSummary& summary = task.model().summary();
-    std::unique_ptr<sp::RunWriter> writer;
-    if (run.store)
-        writer =
-            run.store->startRun(sp::newRunFor(name, config, summary, run.modelPath, run.inputs, run.sweepId));
-
-    sp::TrainControl control;
-    InterruptScope interrupt(control);
-    Progress progress(label);
-    sp::TrainCallbacks callbacks;
-    callbacks.onPhase = [&](const std::string& phase, double fraction) { progress.phase(phase, fraction); };
-    callbacks.onStep = [&](const sp::StepReport& report) {
-        progress.step(report);
-        if (writer)
-            writer->addMetrics(report.step, sp::stepMetrics(report));
-    };
-    callbacks.onCheckpoint = [&](int step, const sp::SoftPrompt& sigma) {
-        if (writer)
-            writer->checkpoint(step, sigma);
-    };
-
-    const Clock::time_point start = Clock::now();
-    sp::TrainResult result;
-    try {
-        result = task.train(config, callbacks, control);
-    } catch (const sp::Error& error) {
-        if (writer)
-            writer->finish(sp::RunStatus::Failed, error.what());
-        throw;
-    }
-    const double trainSeconds = std::chrono::duration<double>(Clock::now() - start).count();
-    progress.end();
-
-    // Held-out evaluation of σ against every baseline, σ kept even when the run was cancelled.
-    std::optional<sp::Evaluation> evaluation;
-    if (result.status != sp::RunStatus::Failed || !result.sigma.empty()) {
-        progress.phase("evaluating σ against the baselines", 0.0);
-        evaluation = task.evaluate(result.sigma, config);
-        progress.end();
-    }
-    const nlohmann::json summaryJson = sp::runSummary(config, result, summary, task.contextTokenCount(),
-                                                      trainSeconds, evaluation ? &*evaluation : nullptr);
-    if (writer) {
-        if (evaluation)
-            writer->addEvaluations(sp::toStoredEvaluations(*evaluation, result.stepsCompleted));
-        if (!result.sigma.empty())
-            writer->checkpoint(result.stepsCompleted, result.sigma);
-        writer->setSummary(summaryJson);
-        writer->finish(result.status, result.error);
-    }
-    nlohmann::json output = summaryJson;
-    output["run_id"] = writer ? nlohmann::json(writer->runId()) : nlohmann::json();
-    if (evaluation)
-        output["conditions"] = sp::conditionsJson(*evaluation);
+    nlohmann::json output = run.summary;
+    output["run_id"] = run.runId > 0 ? nlohmann::json(run.runId) : nlohmann::json();
+    if (run.evaluated)
+        output["conditions"] = sp::conditionsJson(run.evaluation);
     return output;
 }
 
-std::unique_ptr<sp::RunStore> openStore(const TrainOptions& options)
+sp::TrainingPlan planFor(const TrainOptions& options, const sp::TrainConfig& config)
 {
-    if (options.noStore)
-        return nullptr;
-    return std::make_unique<sp::RunStore>(sp::RunStore::open(spcli::databasePath(options.db)));
+    sp::TrainingPlan plan;
+    plan.config = config;
+    plan.databasePath = options.noStore ? std::string() : spcli::databasePath(options.db);
+    plan.runName = options.name;
+    plan.querySetName = fs::path(options.queriesPath).stem().string();
+    plan.modelPath = options.model;
+    // A grid point of a sweep (softprompt sweep --grid): joins the sweep by its global id.
+    plan.sweepUuid = options.sweepUuid;
+    if (!options.sweepUuid.empty())
+        plan.sweepName = options.sweepName.empty() ? "grid sweep" : options.sweepName;
+    plan.tags = options.tags;
+    return plan;
 }
 
-void storeInputs(RunContext& run, sp::RunStore& store, const sp::TrainConfig& config)
+// Runs the session with Ctrl-C as cancel and progress on stderr; `labelFor` names each run's lines.
+sp::SessionOutcome runSession(sp::CompressionTask& task, const sp::TrainingPlan& plan,
+                              const std::function<std::string(int sweepIndex, int k)>& labelFor)
 {
-    run.store = &store;
-    run.inputs = sp::storeTaskInputs(store, *run.task, config, run.queriesName);
+    sp::SessionControl control;
+    InterruptScope interrupt(control);
+    Progress progress("");
+    sp::TrainingProgress callbacks;
+    callbacks.onRunStarted = [&](std::int64_t, int sweepIndex, int k) {
+        progress.end();
+        progress.setLabel(labelFor(sweepIndex, k));
+    };
+    callbacks.onPhase = [&](const std::string& phase, double fraction) { progress.phase(phase, fraction); };
+    callbacks.onStep = [&](const sp::StepReport& report) { progress.step(report); };
+    return sp::runTrainingSession(task, plan, callbacks, control);
 }
 
-void finishStatus(const nlohmann::json& output)
+// Exit status: 130 when cancelled, 1 when a run failed or the runs could not be recorded.
+void finishStatus(const sp::SessionOutcome& outcome)
 {
-    const std::string status = output.value("status", "finished");
-    if (status == "cancelled")
+    if (outcome.status() == sp::RunStatus::Cancelled)
         throw sp::Cancelled();
-    if (status == "failed")
-        throw sp::Error(output.value("error", std::string("training failed")));
+    if (outcome.status() == sp::RunStatus::Failed)
+        throw sp::Error(outcome.runs.back().message.empty() ? std::string("training failed")
+                                                             : outcome.runs.back().message);
+    if (!outcome.storeError.empty())
+        throw sp::Error(outcome.storeError +
+                        "; the result above was not recorded: pass --db PATH to record runs in another "
+                        "database, or --no-store");
 }
 
 void runTrain(TrainOptions& options)
 {
-    sp::TrainConfig config = finishConfig(options);
+    const sp::TrainConfig config = finishConfig(options);
     const std::string context = readContext(options.contextPath);
     std::vector<sp::Query> queries = readQueries(options);
     const sp::ModelHandle model = loadModel(options.model, options.device, options.dtype);
     sp::CompressionTask task(model, context, std::move(queries));
     task.validate(config);
 
-    RunContext run;
-    run.task = &task;
-    run.modelPath = options.model;
-    run.queriesName = fs::path(options.queriesPath).stem().string();
-    std::unique_ptr<sp::RunStore> store = openStore(options);
-    if (store)
-        storeInputs(run, *store, config);
-    nlohmann::json output = trainOnce(run, config, options.name, "");
-    if (store)
-        output["db"] = store->path();
+    const sp::TrainingPlan plan = planFor(options, config);
+    const sp::SessionOutcome outcome = runSession(task, plan, [](int, int) { return std::string(); });
+    nlohmann::json output = outcome.runs.empty() ? nlohmann::json::object() : runJson(outcome.runs.back());
+    if (!plan.databasePath.empty())
+        output["db"] = plan.databasePath;
+    if (!outcome.storeError.empty())
+        output["store_error"] = outcome.storeError;
     spcli::printJson(output);
-    finishStatus(output);
+    finishStatus(outcome);
 }
 
 void runSweep(TrainOptions& options)
 {
-    sp::TrainConfig base = finishConfig(options);
+    const sp::TrainConfig base = finishConfig(options);
     std::vector<int> ks;
     for (long long k : sp::parseIntegerList(options.ks))
         ks.push_back(int(k));
@@ -426,51 +416,33 @@ void runSweep(TrainOptions& options)
     const std::string context = readContext(options.contextPath);
     const sp::ModelHandle model = loadModel(options.model, options.device, options.dtype);
     sp::CompressionTask task(model, context, readQueries(options));
-    for (int k : ks) {
-        sp::TrainConfig config = base;
-        config.k = k;
-        task.validate(config); // every k before the first one trains
-    }
 
-    RunContext run;
-    run.task = &task;
-    run.modelPath = options.model;
-    run.queriesName = fs::path(options.queriesPath).stem().string();
-    nlohmann::json output{{"sweep_id", nullptr},
+    sp::TrainingPlan plan = planFor(options, base);
+    plan.sweepKs = ks;
+    plan.sweepName = options.name.empty() ? "sweep " + sp::joinStrings(sp::splitString(options.ks, ','), ",")
+                                          : options.name;
+    const sp::SessionOutcome outcome = runSession(task, plan, [&](int sweepIndex, int k) {
+        return "[k=" + std::to_string(k) + " " + std::to_string(sweepIndex + 1) + "/" +
+               std::to_string(ks.size()) + "] ";
+    });
+    nlohmann::json output{{"sweep_id", outcome.sweepId > 0 ? nlohmann::json(outcome.sweepId) : nlohmann::json()},
                           {"context_tokens", task.contextTokenCount()},
                           {"objective", sp::objectiveInfo(base.objective).key},
                           {"higher_is_better", sp::objectiveInfo(base.objective).higherIsBetter}};
-    std::unique_ptr<sp::RunStore> store = openStore(options);
-    if (store) {
-        storeInputs(run, *store, base);
-        run.sweepId = store->createSweep(
-            options.name.empty() ? "sweep " + sp::joinStrings(sp::splitString(options.ks, ','), ",")
-                                 : options.name,
-            base.toJson(), run.inputs.contextId);
-        output["sweep_id"] = *run.sweepId;
-        output["db"] = store->path();
-    }
+    if (!plan.databasePath.empty())
+        output["db"] = plan.databasePath;
     nlohmann::json points = nlohmann::json::array();
-    std::string status = "finished";
-    for (std::size_t i = 0; i < ks.size(); ++i) {
-        sp::TrainConfig config = base;
-        config.k = ks[i];
-        const std::string label = "[k=" + std::to_string(ks[i]) + " " + std::to_string(i + 1) + "/" +
-                                  std::to_string(ks.size()) + "] ";
-        nlohmann::json point =
-            trainOnce(run, config,
-                      options.name + (options.name.empty() ? "" : " ") + "k=" + std::to_string(ks[i]), label);
+    for (const sp::RunOutcome& run : outcome.runs) {
+        nlohmann::json point = runJson(run);
         point.erase("conditions");
-        status = point.value("status", "finished");
         points.push_back(point);
-        if (status == "cancelled")
-            break;
     }
     output["points"] = points;
-    output["status"] = status;
+    output["status"] = sp::runStatusKey(outcome.status());
+    if (!outcome.storeError.empty())
+        output["store_error"] = outcome.storeError;
     spcli::printJson(output);
-    if (status == "cancelled")
-        throw sp::Cancelled();
+    finishStatus(outcome);
 }
 
 // ---- eval --run ID -------------------------------------------------------------------------------------
@@ -536,19 +508,7 @@ void runBench(const std::string& modelPath, const std::string& device, const std
     sp::ModelLoadOptions load;
     load.device = device;
     load.dtype = dtype;
-    sp::ModelHandle model;
-    try {
-        model = sp::ModelHandle::load(modelPath, load);
-    } catch (const sp::Error& error) {
-        if (modelPath != "demo" || dtype != "float32")
-            throw;
-        // Until the demo model is built, measure on a seeded random model of a realistic size.
-        nlohmann::json json = sp::benchmarkTrainingOnRandomModel(options);
-        json["note"] = std::string("the demo model could not be loaded (") + error.what() +
-                       "); measured on a seeded random model instead";
-        spcli::printJson(json);
-        return;
-    }
+    const sp::ModelHandle model = sp::ModelHandle::load(modelPath, load);
     spcli::printJson(sp::benchmarkTraining(model, options));
 }
 
@@ -564,7 +524,10 @@ void registerTrainCommands(CLI::App& app)
     CLI::App* sweep =
         app.add_subcommand("sweep", "Train σ for each k and report fidelity against compression ratio");
     addTrainOptions(*sweep, *sweepOptions, true);
-    sweep->callback([sweepOptions] { runSweep(*sweepOptions); });
+    sweep->callback([sweepOptions, sweep] {
+        if (!spcli::runGridSweepIfAsked(*sweep)) // --grid, --slurm, status/cancel/merge: cmd_sweep.cpp
+            runSweep(*sweepOptions);
+    });
 
     auto evalRun = std::make_shared<std::int64_t>(0);
     auto evalDb = std::make_shared<std::string>();
@@ -577,7 +540,14 @@ void registerTrainCommands(CLI::App& app)
     eval->add_option("--device", *evalDevice, "Override the run's device (cpu, cuda)");
     eval->add_flag("--json", *evalJson, "JSON output (the only format)");
     eval->add_flag("--queries", *evalQueries, "Include every query's outcomes");
-    eval->callback([=] { runEval(*evalRun, *evalDb, *evalDevice, *evalQueries); });
+    auto evalCoverage = std::make_shared<spcli::CoverageCliOptions>();
+    spcli::addCoverageOptions(*eval, *evalCoverage);
+    eval->callback([=] {
+        if (evalCoverage->enabled)
+            spcli::runCoverageEval(*evalRun, *evalDb, *evalDevice, *evalCoverage);
+        else
+            runEval(*evalRun, *evalDb, *evalDevice, *evalQueries);
+    });
 
     auto benchModel = std::make_shared<std::string>("demo");
     auto benchDevice = std::make_shared<std::string>("cpu");
@@ -590,7 +560,7 @@ void registerTrainCommands(CLI::App& app)
                      "A model folder, \"demo\", or \"random\" (a seeded random model)")
         ->capture_default_str();
     bench->add_option("--device", *benchDevice, "cpu or cuda")->capture_default_str();
-    bench->add_option("--dtype", *benchDtype, "float32, float16 or bfloat16 (half types need CUDA)")
+    bench->add_option("--dtype", *benchDtype, "float32, float16 or bfloat16 (on the CPU, half weights are computed in float32 blocks)")
         ->capture_default_str();
     bench->add_option("--steps", benchOptions->steps, "Training steps to time")->capture_default_str();
     bench->add_option("--k", benchOptions->k, "k")->capture_default_str();

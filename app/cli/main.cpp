@@ -41,7 +41,11 @@ int main(int argc, char** argv)
         spcli::printError("cancelled");
         return 130;
     } catch (const sp::Error& error) {
-        spcli::printError(error.what());
+        // Core's run-store errors say what is wrong with the file; the flag that picks another is ours.
+        const std::string message = error.what();
+        const bool aboutTheStore = message.find("run database") != std::string::npos &&
+                                   message.find("--db") == std::string::npos;
+        spcli::printError(aboutTheStore ? message + " (--db PATH picks another database file)" : message);
         return 1;
     } catch (const std::exception& error) {
         spcli::printError(std::string("internal error: ") + error.what() +

@@ -30,3 +30,8 @@ sp_add_qtest(test_store_cli SOURCES test_store_cli.cpp LABELS core cli TIMEOUT 3
 target_include_directories(test_store_cli PRIVATE ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(test_store_cli PRIVATE SQLite::SQLite3)
 add_dependencies(test_store_cli softprompt)
+
+# Global run ids and merging run databases (the shards of a Slurm sweep).
+sp_add_qtest(test_store_merge SOURCES test_store_merge.cpp LABELS core)
+target_include_directories(test_store_merge PRIVATE ${CMAKE_CURRENT_LIST_DIR} ${PROJECT_SOURCE_DIR}/core/src)
+target_link_libraries(test_store_merge PRIVATE SQLite::SQLite3)

@@ -174,8 +174,12 @@ private Q_SLOTS:
         const std::vector<at::Tensor> rows{ids[0], ids[1].narrow(0, 0, 280)};
         const at::Tensor padded = paddedForward(*model, rows, /*leftPadding=*/true); // [2, 300, V]
         worst = std::max(worst, maxAbsDiff(padded[1].narrow(0, 20, 280), blocked[1].narrow(0, 0, 280)));
-        qInfo("%s: max |blocked long prefill - single-pass pieces| = %.3g", qPrintable(architecture), worst);
-        QVERIFY2(worst <= 1e-5, qPrintable(QString::number(worst)));
+        // float32 pieces summed in other block orders: the rounding grows with the logits' size, so
+        // the bound is relative to the largest logit (1e-5 of it, and never below 1e-5 absolute).
+        const double scale = std::max(1.0, blocked.abs().max().item<double>());
+        qInfo("%s: max |blocked long prefill - single-pass pieces| = %.3g (max |logit| %.3g)",
+              qPrintable(architecture), worst, scale);
+        QVERIFY2(worst <= 1e-5 * scale, qPrintable(QString::number(worst)));
     }
 
     void gradientMatchesFiniteDifferences_data() { addArchitectureRows(); }

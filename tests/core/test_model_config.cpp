@@ -126,6 +126,79 @@ const char kLinearRope[] = R"({
   "model_type": "llama", "num_attention_heads": 32, "num_hidden_layers": 32, "rms_norm_eps": 1e-06,
   "rope_scaling": {"factor": 8.0, "type": "linear"}, "tie_word_embeddings": false, "vocab_size": 32000})";
 
+const char kQwen3_06b[] = R"({
+  "architectures": ["Qwen3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+  "bos_token_id": 151643, "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu", "hidden_size": 1024,
+  "initializer_range": 0.02, "intermediate_size": 3072, "max_position_embeddings": 40960,
+  "max_window_layers": 28, "model_type": "qwen3", "num_attention_heads": 16, "num_hidden_layers": 28,
+  "num_key_value_heads": 8, "rms_norm_eps": 1e-06, "rope_scaling": null, "rope_theta": 1000000,
+  "sliding_window": null, "tie_word_embeddings": true, "torch_dtype": "bfloat16",
+  "transformers_version": "4.51.0", "use_cache": true, "use_sliding_window": false, "vocab_size": 151936})";
+
+const char kPhi3Mini4k[] = R"({
+  "architectures": ["Phi3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0, "bos_token_id": 1,
+  "embd_pdrop": 0.0, "eos_token_id": 32000, "hidden_act": "silu", "hidden_size": 3072,
+  "initializer_range": 0.02, "intermediate_size": 8192, "max_position_embeddings": 4096,
+  "model_type": "phi3", "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 32,
+  "original_max_position_embeddings": 4096, "pad_token_id": 32000, "resid_pdrop": 0.0, "rms_norm_eps": 1e-05,
+  "rope_scaling": null, "rope_theta": 10000.0, "sliding_window": 2047, "tie_word_embeddings": false,
+  "torch_dtype": "bfloat16", "transformers_version": "4.40.2", "use_cache": true, "vocab_size": 32064})";
+
+const char kGemma2_2b[] = R"({
+  "architectures": ["Gemma2ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+  "attn_logit_softcapping": 50.0, "bos_token_id": 2, "cache_implementation": "hybrid", "eos_token_id": 1,
+  "final_logit_softcapping": 30.0, "head_dim": 256, "hidden_act": "gelu_pytorch_tanh",
+  "hidden_activation": "gelu_pytorch_tanh", "hidden_size": 2304, "initializer_range": 0.02,
+  "intermediate_size": 9216, "max_position_embeddings": 8192, "model_type": "gemma2",
+  "num_attention_heads": 8, "num_hidden_layers": 26, "num_key_value_heads": 4, "pad_token_id": 0,
+  "query_pre_attn_scalar": 256, "rms_norm_eps": 1e-06, "rope_theta": 10000.0, "sliding_window": 4096,
+  "torch_dtype": "float32", "transformers_version": "4.42.4", "use_cache": true, "vocab_size": 256000})";
+
+const char kGemma3_1b[] = R"({
+  "architectures": ["Gemma3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+  "attn_logit_softcapping": null, "bos_token_id": 2, "cache_implementation": "hybrid", "eos_token_id": [1, 106],
+  "final_logit_softcapping": null, "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh",
+  "hidden_size": 1152, "initializer_range": 0.02, "intermediate_size": 6912, "max_position_embeddings": 32768,
+  "model_type": "gemma3_text", "num_attention_heads": 4, "num_hidden_layers": 26, "num_key_value_heads": 1,
+  "pad_token_id": 0, "query_pre_attn_scalar": 256, "rms_norm_eps": 1e-06, "rope_local_base_freq": 10000,
+  "rope_scaling": null, "rope_theta": 1000000, "sliding_window": 512, "sliding_window_pattern": 6,
+  "torch_dtype": "bfloat16", "transformers_version": "4.50.0.dev0", "use_cache": true, "vocab_size": 262144})";
+
+// Phi-4-mini's layout (partial rotation, longrope over 4096 original positions), with its 48
+// short/long factors replaced by simple values: the reader only counts and stores them.
+QByteArray phi4MiniLike()
+{
+    QStringList shortFactors, longFactors;
+    for (int i = 0; i < 48; ++i) {
+        shortFactors << "1.0";
+        longFactors << QString::number(1.0 + i);
+    }
+    return QStringLiteral(R"({
+  "architectures": ["Phi3ForCausalLM"], "bos_token_id": 199999, "eos_token_id": 199999, "hidden_act": "silu",
+  "hidden_size": 3072, "intermediate_size": 8192, "max_position_embeddings": 131072, "model_type": "phi3",
+  "num_attention_heads": 24, "num_hidden_layers": 32, "num_key_value_heads": 8,
+  "original_max_position_embeddings": 4096, "pad_token_id": 199999, "partial_rotary_factor": 0.75,
+  "rms_norm_eps": 1e-05, "rope_scaling": {"long_factor": [%1], "short_factor": [%2], "type": "longrope"},
+  "rope_theta": 10000.0, "sliding_window": 262144, "tie_word_embeddings": true, "vocab_size": 200064})")
+        .arg(longFactors.join(", "), shortFactors.join(", "))
+        .toUtf8();
+}
+
+sp::Architecture architectureOf(const QString& modelType)
+{
+    if (modelType == "gpt2")
+        return sp::Architecture::Gpt2;
+    if (modelType == "qwen3")
+        return sp::Architecture::Qwen3;
+    if (modelType == "phi3")
+        return sp::Architecture::Phi3;
+    if (modelType == "gemma2")
+        return sp::Architecture::Gemma2;
+    if (modelType == "gemma3_text")
+        return sp::Architecture::Gemma3;
+    return sp::Architecture::Llama;
+}
+
 const std::optional<std::int64_t> kNone;
 
 } // namespace
@@ -203,6 +276,26 @@ private slots:
             << QByteArray(kLinearRope) << "llama" << QList<qint64>{4096, 32, 32, 32, 128, 11008, 16384, 32000}
             << "silu" << 1e-6 << "0,0,0" << false << 10000.0 << "linear" << QList<double>{8.0, 1.0, 4.0, 0}
             << qint64(0) << QList<qint64>{1, 2} << qint64(6738415616);
+        QTest::newRow("Qwen3-0.6B")
+            << QByteArray(kQwen3_06b) << "qwen3" << QList<qint64>{1024, 28, 16, 8, 128, 3072, 40960, 151936}
+            << "silu" << 1e-6 << "0,0,0" << true << 1000000.0 << "default" << noScaling << qint64(0)
+            << QList<qint64>{151643, 151645} << qint64(596049920);
+        QTest::newRow("Phi-3-mini-4k-instruct")
+            << QByteArray(kPhi3Mini4k) << "phi3" << QList<qint64>{3072, 32, 32, 32, 96, 8192, 4096, 32064}
+            << "silu" << 1e-5 << "0,0,0" << false << 10000.0 << "default" << noScaling << qint64(2047)
+            << QList<qint64>{1, 32000} << qint64(3821079552);
+        QTest::newRow("Phi-4-mini layout")
+            << phi4MiniLike() << "phi3" << QList<qint64>{3072, 32, 24, 8, 128, 8192, 131072, 200064} << "silu"
+            << 1e-5 << "0,0,0" << true << 10000.0 << "longrope" << QList<double>{0.0, 1.0, 4.0, 4096}
+            << qint64(262144) << QList<qint64>{199999, 199999} << qint64(3836021760);
+        QTest::newRow("gemma-2-2b")
+            << QByteArray(kGemma2_2b) << "gemma2" << QList<qint64>{2304, 26, 8, 4, 256, 9216, 8192, 256000}
+            << "gelu_pytorch_tanh" << 1e-6 << "0,0,0" << true << 10000.0 << "default" << noScaling
+            << qint64(4096) << QList<qint64>{2, 1} << qint64(2614341888);
+        QTest::newRow("gemma-3-1b-it")
+            << QByteArray(kGemma3_1b) << "gemma3_text" << QList<qint64>{1152, 26, 4, 1, 256, 6912, 32768, 262144}
+            << "gelu_pytorch_tanh" << 1e-6 << "0,0,0" << true << 1000000.0 << "default" << noScaling
+            << qint64(512) << QList<qint64>{2, 1, 106} << qint64(999885952);
         // An absent field takes the transformers default of its model type.
         QTest::newRow("llama defaults")
             << QByteArray(R"({"model_type": "llama"})") << "llama"
@@ -236,7 +329,7 @@ private slots:
 
         const sp::ModelConfig config = sp::ModelConfig::fromJsonText(json.toStdString(), "config.json");
         QCOMPARE(QString::fromStdString(config.modelType), modelType);
-        QCOMPARE(config.architecture, modelType == "gpt2" ? sp::Architecture::Gpt2 : sp::Architecture::Llama);
+        QCOMPARE(config.architecture, architectureOf(modelType));
         const QList<qint64> actualSizes{config.hiddenSize,
                                         config.numLayers,
                                         config.numHeads,
@@ -272,6 +365,52 @@ private slots:
         const sp::ModelConfig reread = sp::ModelConfig::fromJsonText(written, "written config.json");
         QVERIFY2(reread == config, written.c_str());
         QCOMPARE(reread.toJsonText(), written);
+    }
+
+    // The fields only the newer families have: Gemma's layer pattern, soft caps, query scalar and
+    // local RoPE base (also in transformers 5's per-layer-type rope_parameters), Phi-3's partial
+    // rotation and longrope, Qwen3's head_dim default.
+    void familySpecificFields()
+    {
+        using sp::ModelConfig;
+        ModelConfig gemma3 = ModelConfig::fromJsonText(kGemma3_1b, "g3");
+        QCOMPARE(gemma3.layerTypes.size(), std::size_t(26));
+        for (std::size_t layer = 0; layer < 26; ++layer)
+            QCOMPARE(gemma3.layerTypes[layer],
+                     std::string(layer % 6 == 5 ? "full_attention" : "sliding_attention"));
+        QCOMPARE(gemma3.ropeLocalTheta, 10000.0);
+        QCOMPARE(gemma3.queryPreAttnScalar, 256.0);
+        QCOMPARE(gemma3.attnLogitSoftcapping, 0.0);
+        QCOMPARE(gemma3.finalLogitSoftcapping, 0.0);
+        const ModelConfig gemma2 = ModelConfig::fromJsonText(kGemma2_2b, "g2");
+        QCOMPARE(gemma2.layerTypes.front(), std::string("sliding_attention"));
+        QCOMPARE(gemma2.layerTypes[1], std::string("full_attention"));
+        QCOMPARE(gemma2.attnLogitSoftcapping, 50.0);
+        QCOMPARE(gemma2.finalLogitSoftcapping, 30.0);
+        // transformers 5 writes Gemma 3's RoPE per layer type.
+        gemma3 = ModelConfig::fromJsonText(R"({"model_type": "gemma3_text", "rope_parameters": {
+            "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0},
+            "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}})", "g3v5");
+        QCOMPARE(gemma3.ropeScaling.type, std::string("linear"));
+        QCOMPARE(gemma3.ropeScaling.factor, 8.0);
+        QCOMPARE(gemma3.ropeTheta, 1000000.0);
+        QCOMPARE(gemma3.ropeLocalTheta, 10000.0);
+        const ModelConfig phi4 = ModelConfig::fromJsonText(phi4MiniLike().toStdString(), "phi4");
+        QCOMPARE(phi4.partialRotaryFactor, 0.75);
+        QCOMPARE(phi4.ropeScaling.shortFactor.size(), std::size_t(48));
+        QCOMPARE(phi4.ropeScaling.longFactor.back(), 48.0);
+        QCOMPARE(phi4.ropeScaling.originalMaxPositionEmbeddings, std::int64_t(4096));
+        QCOMPARE(phi4.toJsonText(), ModelConfig::fromJsonText(phi4.toJsonText(), "again").toJsonText());
+        const ModelConfig qwen3 = ModelConfig::fromJsonText(R"({"model_type": "qwen3"})", "q3");
+        QCOMPARE(qwen3.headDim, std::int64_t(128));
+        // yarn: the dictionary's original window, else max_position_embeddings.
+        const ModelConfig yarn = ModelConfig::fromJsonText(
+            R"({"model_type": "qwen2", "max_position_embeddings": 32768,
+                "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}})", "y");
+        QCOMPARE(yarn.ropeScaling.type, std::string("yarn"));
+        QCOMPARE(yarn.ropeScaling.factor, 4.0);
+        QCOMPARE(yarn.ropeScaling.originalMaxPositionEmbeddings, std::int64_t(32768));
+        QCOMPARE(yarn, ModelConfig::fromJsonText(yarn.toJsonText(), "y2"));
     }
 
     void optionalFieldsAndSpellings()
@@ -357,13 +496,35 @@ private slots:
                                        << QStringList{"no model_type", "gpt2, llama, qwen2, mistral"};
         QTest::newRow("not JSON") << QByteArray("{\"model_type\": ") << QStringList{"not valid JSON"};
         QTest::newRow("not an object") << QByteArray("[1]") << QStringList{"JSON object"};
-        QTest::newRow("dynamic RoPE")
-            << QByteArray(R"({"model_type": "llama", "rope_scaling": {"type": "dynamic", "factor": 2.0}})")
-            << QStringList{"rope_scaling type \"dynamic\" is not supported", "default, linear, llama3"};
-        QTest::newRow("yarn in rope_parameters")
-            << QByteArray(
-                   R"({"model_type": "qwen2", "rope_parameters": {"rope_type": "yarn", "factor": 4.0}})")
-            << QStringList{"rope_parameters type \"yarn\"", "not supported"};
+        QTest::newRow("unknown RoPE type")
+            << QByteArray(R"({"model_type": "llama", "rope_scaling": {"type": "su", "factor": 2.0}})")
+            << QStringList{"rope_scaling type \"su\" is not supported", "default, linear, llama3, dynamic, yarn, longrope"};
+        QTest::newRow("yarn without factor")
+            << QByteArray(R"({"model_type": "qwen2", "rope_parameters": {"rope_type": "yarn"}})")
+            << QStringList{"rope_parameters of type \"yarn\"", "needs \"factor\""};
+        QTest::newRow("longrope with the wrong number of factors")
+            << QByteArray(R"({"model_type": "phi3", "hidden_size": 64, "num_attention_heads": 4,
+                             "original_max_position_embeddings": 16, "max_position_embeddings": 64,
+                             "rope_scaling": {"type": "longrope", "short_factor": [1, 1], "long_factor": [1, 2]}})")
+            << QStringList{"longrope", "need 8 values", "found 2"};
+        QTest::newRow("longrope without long_factor")
+            << QByteArray(R"({"model_type": "phi3", "rope_scaling": {"type": "longrope", "short_factor": [1]}})")
+            << QStringList{"longrope", "long_factor"};
+        QTest::newRow("architectures of another family")
+            << QByteArray(R"({"model_type": "llama", "architectures": ["Qwen3ForCausalLM"]})")
+            << QStringList{"model_type \"llama\" does not match architectures", "Qwen3ForCausalLM",
+                           "model_type \"qwen3\""};
+        QTest::newRow("architectures unknown")
+            << QByteArray(R"({"model_type": "gemma2", "architectures": ["MyGemmaForCausalLM"]})")
+            << QStringList{"does not match architectures", "Gemma2ForCausalLM"};
+        QTest::newRow("gemma layer_types of the wrong length")
+            << QByteArray(R"({"model_type": "gemma3_text", "num_hidden_layers": 3,
+                             "layer_types": ["sliding_attention", "full_attention"]})")
+            << QStringList{"layer_types has 2 entries for 3 layers"};
+        QTest::newRow("per-layer RoPE without full_attention")
+            << QByteArray(R"({"model_type": "gemma3_text", "rope_parameters": {"sliding_attention":
+                             {"rope_type": "default", "rope_theta": 10000.0}}})")
+            << QStringList{"full_attention"};
         QTest::newRow("llama3 without original_max_position_embeddings")
             << QByteArray(R"({"model_type": "llama", "rope_scaling": {"rope_type": "llama3", "factor": 8.0,
                              "low_freq_factor": 1.0, "high_freq_factor": 4.0}})")

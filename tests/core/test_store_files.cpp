@@ -73,10 +73,10 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("damage");
         QTest::addColumn<QStringList>("phrases");
-        QTest::newRow("random bytes") << "random" << QStringList{"not a SQLite database", "--db"};
+        QTest::newRow("random bytes") << "random" << QStringList{"not a SQLite database", "choose another database file"};
         QTest::newRow("text file") << "text" << QStringList{"not a SQLite database", "left exactly as it is"};
         QTest::newRow("cut inside the header") << "short" << QStringList{"not a SQLite database"};
-        QTest::newRow("truncated to half") << "truncate" << QStringList{"damaged", ".recover", "--db"};
+        QTest::newRow("truncated to half") << "truncate" << QStringList{"damaged", ".recover", "choose a new database file"};
         QTest::newRow("invalid page size") << "page size" << QStringList{"damaged", ".recover"};
         QTest::newRow("zeroed schema page") << "schema" << QStringList{"damaged", "left exactly as it is"};
         QTest::newRow("another program's database")
@@ -150,7 +150,7 @@ private Q_SLOTS:
         createPopulatedStore(path);
         const std::string before = fileBytes(path);
         QVERIFY(chmod(path.c_str(), 0444) == 0);
-        QString problem = expectRefusal(path, {"read-only", "chmod u+w", "--db"});
+        QString problem = expectRefusal(path, {"read-only", "chmod u+w", "choose another database file"});
         QVERIFY(chmod(path.c_str(), 0644) == 0);
         QVERIFY2(problem.isEmpty(), qPrintable(problem));
         QVERIFY(fileBytes(path) == before);
@@ -175,7 +175,7 @@ private Q_SLOTS:
             RawDatabase other(path);
             other.exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; UPDATE runs SET notes = 'mine'");
             const auto start = std::chrono::steady_clock::now();
-            const QString problem = expectRefusal(path, {"locked", "another", "--db"}, options);
+            const QString problem = expectRefusal(path, {"locked", "another", "choose another database file"}, options);
             const auto waited = std::chrono::steady_clock::now() - start;
             QVERIFY2(problem.isEmpty(), qPrintable(problem));
             QVERIFY(waited >= std::chrono::milliseconds(150)); // it waited the busy timeout first

@@ -7,6 +7,11 @@ the repository root:
 
     python3 tests/data/make_hf_tiny.py            # writes tests/data/hf-tiny/<name>/
 
+Families: GPT-2, Llama (GQA, llama3 RoPE), Qwen2, Mistral, Qwen3 (yarn RoPE), Phi-3 (partial rotary,
+longrope), Gemma 2 (soft caps, sliding windows) and Gemma 3 (q/k norms, local/global RoPE). Written
+for transformers 4.5x; newer versions read the same keyword arguments (rope_scaling is standardised
+into rope_parameters).
+
 For each architecture it builds a seeded tiny random checkpoint and saves, in tests/data/hf-tiny/<name>/:
   - config.json, model.safetensors   (save_pretrained(safe_serialization=True));
   - reference.safetensors            input_ids I64 [2, T], logits F32 [2, T, V] for every position,
@@ -52,6 +57,36 @@ def architectures():
     yield ("tiny-mistral", transformers.MistralForCausalLM,
            transformers.MistralConfig(num_key_value_heads=1, rope_theta=10000.0, tie_word_embeddings=False,
                                       sliding_window=128, **common))
+    # Per-head q/k RMSNorms; head_dim 32 with hidden 64 and 4 heads (not hidden / heads); yarn RoPE.
+    yield ("tiny-qwen3-yarn", transformers.Qwen3ForCausalLM,
+           transformers.Qwen3Config(num_key_value_heads=2, head_dim=32, rope_theta=1000000.0,
+                                    tie_word_embeddings=True, use_sliding_window=False,
+                                    rope_scaling={"rope_type": "yarn", "factor": 4.0,
+                                                  "original_max_position_embeddings": 64},
+                                    **common))
+    # Phi-4-mini's shape in small: fused qkv_proj/gate_up_proj, 3/4 of each head rotating, longrope
+    # over an original window of 16 (the 24-token prompt uses the long factors).
+    rotary_half = (64 // 4 * 3 // 4) // 2
+    yield ("tiny-phi3-longrope", transformers.Phi3ForCausalLM,
+           transformers.Phi3Config(num_key_value_heads=2, partial_rotary_factor=0.75, rope_theta=10000.0,
+                                   original_max_position_embeddings=16, tie_word_embeddings=False,
+                                   rope_scaling={"type": "longrope",
+                                                 "short_factor": [1.0 + 0.25 * i for i in range(rotary_half)],
+                                                 "long_factor": [1.0 + 2.0 * i for i in range(rotary_half)]},
+                                   sliding_window=None, resid_pdrop=0.0, embd_pdrop=0.0, **common))
+    gemma = dict(common, hidden_activation="gelu_pytorch_tanh", head_dim=32, num_key_value_heads=2,
+                 query_pre_attn_scalar=24, sliding_window=16)
+    gemma.pop("rms_norm_eps")
+    # Soft caps small enough to act on these logits; local layers (window 16) alternate with global.
+    yield ("tiny-gemma2", transformers.Gemma2ForCausalLM,
+           transformers.Gemma2Config(attn_logit_softcapping=5.0, final_logit_softcapping=4.0, rms_norm_eps=1e-6,
+                                     **gemma))
+    # q/k norms, local RoPE base 1e4 and global 1e6 with linear scaling, 2 local layers per global one.
+    yield ("tiny-gemma3", transformers.Gemma3ForCausalLM,
+           transformers.Gemma3TextConfig(rope_theta=1000000.0, rope_local_base_freq=10000.0,
+                                         rope_scaling={"rope_type": "linear", "factor": 8.0},
+                                         layer_types=["sliding_attention", "sliding_attention", "full_attention"],
+                                         rms_norm_eps=1e-6, **dict(gemma, num_hidden_layers=3)))
 
 
 def widen_weights(model, generator):

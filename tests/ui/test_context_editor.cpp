@@ -185,6 +185,14 @@ private slots:
         QCOMPARE(editor.text(), QStringLiteral("Zürich café\n")); // unchanged
         QVERIFY(!editor.openFile(dir.filePath("missing.txt"), &error));
         QVERIFY2(error.contains("cannot be read"), qPrintable(error));
+        // NUL bytes are valid UTF-8 but no text anyone meant as a context (a sparse or binary file).
+        QFile zeros(dir.filePath("zeros.txt"));
+        QVERIFY(zeros.open(QIODevice::WriteOnly));
+        zeros.write(QByteArray(4096, '\0'));
+        zeros.close();
+        QVERIFY(!editor.openFile(zeros.fileName(), &error));
+        QVERIFY2(error.contains("NUL bytes") && error.contains("4096 of 4096"), qPrintable(error));
+        QCOMPARE(editor.text(), QStringLiteral("Zürich café\n")); // unchanged
     }
 
 private:

@@ -75,8 +75,33 @@ private slots:
                 labels << text->text();
         }
         QCOMPARE(lines, 2);
-        QVERIFY(labels.join("|").contains("not drawn on a log axis"));
+        QVERIFY2(labels.join("|").contains("full context: s 0 · top-1 100% (below the log axis)"),
+                 qPrintable(labels.join("|")));
         QCOMPARE(plot.plot()->yAxis->scaleType(), QCPAxis::stLogarithmic);
+    }
+
+    // The full context compared with itself gives rounding noise such as s = 1e-10: on a log axis
+    // it must not stretch the axis ten decades below the curve.
+    void fullContextNoiseDoesNotStretchTheLogAxis()
+    {
+        spui::CurvePlot plot;
+        plot.resize(800, 500);
+        plot.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&plot));
+        plot.setLogScale(true);
+        for (int step = 1; step <= 100; ++step)
+            plot.addTrainPoint(step, 3.0 / step, 0.5);
+        plot.setBaselines({{sp::Condition::FullContext, 1e-10, 1.0}, {sp::Condition::NoContext, 4.0, 0.1}});
+        const int before = plot.replotCount();
+        QTRY_VERIFY(plot.replotCount() > before);
+        const QCPRange range = plot.plot()->yAxis->range();
+        // The data spans 0.03 to 4: the axis stays within a factor of ten of it.
+        QVERIFY2(range.lower > 0.003 && range.upper < 40,
+                 qPrintable(QStringLiteral("%1 .. %2").arg(range.lower).arg(range.upper)));
+        int lines = 0;
+        for (int i = 0; i < plot.plot()->itemCount(); ++i)
+            lines += qobject_cast<QCPItemStraightLine*>(plot.plot()->item(i)) ? 1 : 0;
+        QCOMPARE(lines, 1); // only the no-context line; the full context's label says "0"
     }
 
     void similarityAxisSaysHigherIsBetter()

@@ -8,6 +8,12 @@
 #include "ui_test_support.h"
 
 #include <QAbstractItemModelTester>
+#include <QClipboard>
+#include <QDialog>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QTimer>
 #include <QPushButton>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -186,6 +192,99 @@ private slots:
         QCOMPARE(spui::readQueryJsonl(out, false).size(), size_t(3));
         // Fill-from-teacher needs a model; without one it is disabled rather than failing later.
         QVERIFY(!editor.findChild<QPushButton*>("fillTargetsButton")->isEnabled());
+    }
+
+    // Shift+Enter inserts a line break in the cell editor; Enter commits the whole text.
+    void cellsTakeLineBreaks()
+    {
+        spui::Session session;
+        spui::QueryEditor editor(&session);
+        editor.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&editor));
+        editor.addQuery(); // opens the editor on the new row
+        QPlainTextEdit* cell = nullptr;
+        QTRY_VERIFY((cell = editor.table()->findChild<QPlainTextEdit*>("multiLineCellEditor")) != nullptr);
+        QTRY_VERIFY(cell->hasFocus());
+        QTest::keyClicks(cell, "User: hi");
+        QTest::keyClick(cell, Qt::Key_Return, Qt::ShiftModifier);
+        QTest::keyClicks(cell, "Assistant:");
+        QCOMPARE(session.queries()->rowCount(), 1);
+        QCOMPARE(QString::fromStdString(session.queries()->queries()[0].text), QString()); // not yet
+        QTest::keyClick(cell, Qt::Key_Return);
+        QCOMPARE(QString::fromStdString(session.queries()->queries()[0].text),
+                 QStringLiteral("User: hi\nAssistant:"));
+        // The table shows the break as ↵ on one line.
+        QCOMPARE(session.queries()->index(0, QueryTableModel::QueryColumn).data().toString(),
+                 QStringLiteral("User: hi ↵ Assistant:"));
+    }
+
+    void templateWrapsPastedAndImportedQueries()
+    {
+        spui::Session session;
+        spui::QueryEditor editor(&session);
+        auto* templateEdit = editor.findChild<QLineEdit*>("queryTemplateEdit");
+        QVERIFY(templateEdit);
+        templateEdit->setText("User: {q}\\nAssistant:");
+        emit templateEdit->editingFinished();
+        QCOMPARE(session.queries()->queryTemplate(), QStringLiteral("User: {q}\nAssistant:"));
+        QCOMPARE(editor.pasteMany("What is a blorf?\nWho are you?", false), 2);
+        QCOMPARE(QString::fromStdString(session.queries()->queries()[0].text),
+                 QStringLiteral("User: What is a blorf?\nAssistant:"));
+        QVERIFY2(editor.lastNotice().contains("template"), qPrintable(editor.lastNotice()));
+        QTemporaryDir dir;
+        const QString path = dir.filePath("more.jsonl");
+        spui::writeQueryJsonl(path, {{"Where is it?", "", false}});
+        QVERIFY(editor.importFile(path, false, false));
+        QCOMPARE(QString::fromStdString(session.queries()->queries()[2].text),
+                 QStringLiteral("User: Where is it?\nAssistant:"));
+        // A template without {q} is refused with a hint, and the old one stays.
+        templateEdit->setText("User:");
+        emit templateEdit->editingFinished();
+        QCOMPARE(session.queries()->queryTemplate(), QStringLiteral("User: {q}\nAssistant:"));
+        QVERIFY2(editor.lastNotice().contains("{q}"), qPrintable(editor.lastNotice()));
+        QCOMPARE(templateEdit->text(), QStringLiteral("User: {q}\\nAssistant:"));
+    }
+
+    void duplicatesAreSkippedAndFlagged()
+    {
+        spui::Session session;
+        spui::QueryEditor editor(&session);
+        QCOMPARE(editor.pasteMany("one\ntwo\none\n", false), 2);
+        QVERIFY2(editor.lastNotice().contains("skipped 1 duplicate"), qPrintable(editor.lastNotice()));
+        QTemporaryDir dir;
+        const QString path = dir.filePath("dupes.csv");
+        spui::writeQueryCsv(path, {{"two", "", false}, {"three", "", false}, {" three ", "", false}});
+        QVERIFY(editor.importFile(path, false, false));
+        QCOMPARE(session.queries()->rowCount(), 3);
+        QVERIFY2(editor.lastNotice().contains("skipped 2 duplicate"), qPrintable(editor.lastNotice()));
+        // Typing a duplicate into the table is allowed, and flagged.
+        QueryTableModel* model = session.queries();
+        QVERIFY(model->setData(model->index(2, QueryTableModel::QueryColumn), "one"));
+        QCOMPARE(model->duplicateOf(2), 0);
+        QCOMPARE(model->duplicateCount(), 1);
+        QVERIFY(model->index(2, QueryTableModel::QueryColumn).data(Qt::BackgroundRole).isValid());
+        QVERIFY(!model->index(1, QueryTableModel::QueryColumn).data(Qt::BackgroundRole).isValid());
+        QVERIFY(model->index(2, QueryTableModel::QueryColumn).data(Qt::ToolTipRole).toString().contains("row 1"));
+        QVERIFY(editor.findChild<QLabel*>("queryCounts")->text().contains("1 duplicate"));
+    }
+
+    void pasteManyStartsEmpty()
+    {
+        spui::Session session;
+        spui::QueryEditor editor(&session);
+        QApplication::clipboard()->setText("A whole context that happens to be on the clipboard.\nLine 2");
+        bool checked = false;
+        QTimer::singleShot(0, [&checked] {
+            for (QWidget* widget : QApplication::topLevelWidgets())
+                if (widget->objectName() == QLatin1String("pasteManyDialog") && widget->isVisible()) {
+                    auto* edit = widget->findChild<QPlainTextEdit*>("pasteManyEdit");
+                    checked = edit && edit->toPlainText().isEmpty();
+                    static_cast<QDialog*>(widget)->reject();
+                }
+        });
+        editor.showPasteDialog();
+        QVERIFY(checked);
+        QCOMPARE(session.queries()->rowCount(), 0);
     }
 };
 

@@ -10,6 +10,9 @@
 #include "ui_test_support.h"
 
 #include <QAbstractItemModelTester>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QSpinBox>
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QPushButton>
@@ -204,6 +207,29 @@ private slots:
         QVERIFY(browser.findChild<QPushButton*>("diffRunsButton")->isEnabled());
         const QString diff = browser.diffText(runIds_[0], runIds_[1]);
         QVERIFY2(diff.contains("k") && diff.contains("2 → 8"), qPrintable(diff));
+        // Diff shows outcomes too: each run's last held-out s, and σ's answer per query.
+        const QString heldout = QStringLiteral("last %1: %2 → %3")
+                                    .arg(QLatin1String(sp::metric_key::HeldoutS))
+                                    .arg(3.5 / (20 * 2), 0, 'g', 4)
+                                    .arg(3.5 / (20 * 8), 0, 'g', 4);
+        QVERIFY2(diff.contains(heldout), qPrintable(diff));
+        QVERIFY2(diff.contains("User: what is a blorf? ↵ Assistant:: ✓  A LAMP (s 0.1) → ✓  A LAMP (s 0.1)"),
+                 qPrintable(diff));
+        // Log scale (on by default for s) and smoothing in the overlay.
+        auto* logBox = browser.findChild<QCheckBox*>("overlayLogScale");
+        auto* smoothing = browser.findChild<QSpinBox*>("overlaySmoothing");
+        QVERIFY(logBox && smoothing);
+        QVERIFY(logBox->isChecked());
+        QCOMPARE(browser.overlayPlot()->yAxis->scaleType(), QCPAxis::stLogarithmic);
+        logBox->setChecked(false);
+        QCOMPARE(browser.overlayPlot()->yAxis->scaleType(), QCPAxis::stLinear);
+        const double rawLast = browser.overlayPlot()->graph(0)->data()->at(3)->value;
+        smoothing->setValue(90);
+        const double smoothLast = browser.overlayPlot()->graph(0)->data()->at(3)->value;
+        // The curve falls: its moving average lags above the raw value (0.9 weight on the past).
+        QVERIFY2(smoothLast > rawLast * 1.5, qPrintable(QStringLiteral("%1 vs %2").arg(smoothLast).arg(rawLast)));
+        smoothing->setValue(0);
+        QCOMPARE(browser.overlayPlot()->graph(0)->data()->at(3)->value, rawLast);
 
         browser.selectRuns({runIds_[1]});
         QSignalSpy config(&browser, &spui::RunsBrowser::configLoadRequested);
@@ -245,6 +271,83 @@ private slots:
         QCOMPARE(ratio->at(1)->key, 200.0);
         QCOMPARE(ratio->at(0)->value, 3.5 / (20 * 8)); // the k = 8 run's last held-out s
         QCOMPARE(view.kPlot()->graph(0)->data()->at(1)->value, 3.5 / (20 * 8));
+        // The legend sits outside the axis rect, so it hides no point.
+        view.resize(1000, 600);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        for (QCustomPlot* plot : {view.kPlot(), view.ratioPlot()}) {
+            plot->replot(QCustomPlot::rpImmediateRefresh);
+            QVERIFY(plot->legend->visible());
+            QVERIFY(!plot->legend->outerRect().intersects(plot->axisRect()->rect()));
+        }
+    }
+
+    void contextColumnAndFilter()
+    {
+        {
+            // A run on another context.
+            sp::RunStore store = sp::RunStore::open(dbPath_.toStdString());
+            sp::NewRun run;
+            run.name = "other context";
+            run.config = sp::TrainConfig{}.toJson();
+            run.model.path = "demo";
+            run.model.hash = "model-hash";
+            run.contextId = store.putContext("You are a glossary of Portuguese pastry terms, be precise.");
+            std::unique_ptr<sp::RunWriter> writer = store.startRun(run);
+            writer->finish(sp::RunStatus::Finished, "");
+            otherContextRun_ = writer->runId();
+        }
+        spui::Session session;
+        session.setDatabasePath(dbPath_);
+        spui::RunsBrowser browser(&session);
+        browser.reopenStore();
+        const int other = browser.model()->rowOfRun(otherContextRun_);
+        QVERIFY(other >= 0);
+        QCOMPARE(browser.model()->index(other, spui::RunsModel::ContextColumn).data().toString(),
+                 QStringLiteral("“You are a glossary of Portuguese…”"));
+        const int first = browser.model()->rowOfRun(runIds_[0]);
+        QCOMPARE(browser.model()->index(first, spui::RunsModel::ContextColumn).data().toString(),
+                 QStringLiteral("“Always answer in capitals.”"));
+        auto* filter = browser.findChild<QComboBox*>("contextFilter");
+        QVERIFY(filter);
+        QCOMPARE(filter->count(), 3); // any, and the two contexts
+        const int index = filter->findText("Portuguese", Qt::MatchContains);
+        QVERIFY(index > 0);
+        filter->setCurrentIndex(index);
+        QCOMPARE(browser.model()->rowCount(), 1);
+        QCOMPARE(browser.model()->runAt(0)->id, otherContextRun_);
+        filter->setCurrentIndex(0);
+        QCOMPARE(browser.model()->rowCount(), 4);
+        sp::RunStore::open(dbPath_.toStdString()).deleteRun(otherContextRun_); // the later tests count runs
+    }
+
+    // PEFT records σ's init text; for a run initialised from the context that is the context.
+    void peftExportWithholdsTheContextOnRequest()
+    {
+        spui::Session session;
+        session.setDatabasePath(dbPath_);
+        spui::RunsBrowser browser(&session);
+        browser.reopenStore();
+        QVERIFY(browser.peftWouldWriteContext(runIds_[1]));
+        QTemporaryDir out;
+        QString error;
+        QVERIFY2(browser.exportPeftTo(runIds_[1], out.filePath("labelled"), "capitals bot (withheld)", &error),
+                 qPrintable(error));
+        auto readConfig = [](const QString& folder) {
+            QFile file(QDir(folder).filePath("adapter_config.json"));
+            return file.open(QIODevice::ReadOnly) ? QString::fromUtf8(file.readAll()) : QString();
+        };
+        const QString labelled = readConfig(out.filePath("labelled"));
+        QVERIFY2(labelled.contains("\"prompt_tuning_init_text\": \"capitals bot (withheld)\""), qPrintable(labelled));
+        QVERIFY(!labelled.contains("Always answer in capitals"));
+        QVERIFY(QFileInfo::exists(QDir(out.filePath("labelled")).filePath("adapter_model.safetensors")));
+        // The adapter still reads back (the core's reader), with σ intact.
+        sp::RunStore store = sp::RunStore::open(dbPath_.toStdString());
+        const std::int64_t imported = store.importPeft(out.filePath("labelled").toStdString());
+        QCOMPARE(store.loadSigma(imported).values, store.loadSigma(runIds_[1]).values);
+        store.deleteRun(imported); // the later tests count runs
+        QVERIFY2(browser.exportPeftTo(runIds_[1], out.filePath("full"), QString(), &error), qPrintable(error));
+        QVERIFY(readConfig(out.filePath("full")).contains("Always answer in capitals"));
     }
 
     void deletesRuns()
@@ -283,6 +386,7 @@ private slots:
 
 private:
     QTemporaryDir dir_;
+    std::int64_t otherContextRun_ = 0;
     QString dbPath_;
     std::int64_t sweepId_ = 0;
     std::vector<std::int64_t> runIds_;

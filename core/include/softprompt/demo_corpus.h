@@ -119,8 +119,4 @@ private:
     std::uint64_t state_;
 };
 
-// The exact text the model is trained and evaluated on: context, then query, then answer, each
-// tokenised on its own and concatenated (the way the engine joins a context and a query).
-std::string joinForDisplay(const DemoContext& context, const DemoQuery& query);
-
 } // namespace sp::demo

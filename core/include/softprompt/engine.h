@@ -228,4 +228,19 @@ nlohmann::json benchmarkTraining(const ModelHandle& model, const TrainBenchOptio
 // machines without a model folder.
 nlohmann::json benchmarkTrainingOnRandomModel(const TrainBenchOptions& options);
 
+// One σ training step as the trainer runs it (BOS ⊕ σ once, `batch` rows of `queryTokens` random
+// tokens on its KV cache, the next-token NLL at each row's last position, backward to σ, an update),
+// timed `steps` times (`softprompt bench model`, whose JSON reports it beside the peak RSS).
+struct SigmaStepBenchmark {
+    int k = 0;
+    int batch = 0;
+    int queryTokens = 0;
+    int steps = 0;
+    double firstStepSeconds = 0.0; // includes first-touch allocations
+    double stepSecondsMedian = 0.0;
+    double stepsPerSecond = 0.0; // 1 / median
+};
+SigmaStepBenchmark benchmarkSigmaStep(const ModelHandle& model, int k = 8, int batch = 4, int queryTokens = 16,
+                                      int steps = 3);
+
 } // namespace sp

@@ -8,19 +8,33 @@
 
 namespace sp {
 
-enum class Architecture { Gpt2, Llama }; // Llama covers llama, qwen2 and mistral
+// One value per model family, each with its own forward file in core/src/model/ (family_*.cpp).
+// Llama covers llama, qwen2 and mistral (the same maths); Gemma3 is the text model (gemma3_text).
+enum class Architecture { Gpt2, Llama, Qwen3, Phi3, Gemma2, Gemma3 };
 
 struct RopeScaling {
-    std::string type = "default"; // "default", "linear", "llama3"
-    double factor = 1.0;
-    // llama3 only
+    std::string type = "default"; // "default", "linear", "llama3", "dynamic", "yarn", "longrope"
+    double factor = 1.0;          // linear, llama3, dynamic, yarn; longrope: 0 = derived
+    // llama3
     double lowFreqFactor = 1.0;
     double highFreqFactor = 4.0;
+    // llama3, yarn, longrope (0: config.json's top-level value or max_position_embeddings)
     std::int64_t originalMaxPositionEmbeddings = 0;
+    // yarn
+    double betaFast = 32.0;
+    double betaSlow = 1.0;
+    double mscale = 0.0;       // 0 = absent
+    double mscaleAllDim = 0.0; // 0 = absent
+    bool truncate = true;
+    // yarn, longrope: the cos/sin multiplier; absent = derived from the factor
+    std::optional<double> attentionFactor;
+    // longrope: per-frequency divisors for sequences within / beyond the original window
+    std::vector<double> shortFactor;
+    std::vector<double> longFactor;
 };
 
 struct ModelConfig {
-    std::string modelType; // as written: "gpt2", "llama", "qwen2", "mistral"
+    std::string modelType; // as written: "gpt2", "llama", "qwen2", "mistral", "qwen3", "phi3", "gemma2", "gemma3_text"
     Architecture architecture = Architecture::Gpt2;
     std::int64_t vocabSize = 0;
     std::int64_t hiddenSize = 0;            // n_embd / hidden_size
@@ -38,7 +52,17 @@ struct ModelConfig {
     bool mlpBias = false;             // llama mlp_bias
     double ropeTheta = 10000.0;
     RopeScaling ropeScaling;
-    std::optional<std::int64_t> slidingWindow; // mistral/qwen2 when enabled
+    double partialRotaryFactor = 1.0; // phi3 (Phi-4-mini 0.75): only the first part of each head rotates
+    std::optional<std::int64_t> slidingWindow; // mistral/qwen2/phi3 when enabled; gemma: the local window
+    // Per layer "sliding_attention" or "full_attention" (gemma2/gemma3: local layers alternate with
+    // global ones); empty = every layer the same.
+    std::vector<std::string> layerTypes;
+    // Gemma: attention scale query_pre_attn_scalar^-0.5 (0 = head_dim), tanh soft-capping of the
+    // attention scores and the final logits (0 = off), local RoPE base of gemma3's sliding layers.
+    double queryPreAttnScalar = 0.0;
+    double attnLogitSoftcapping = 0.0;
+    double finalLogitSoftcapping = 0.0;
+    double ropeLocalTheta = 0.0;
     bool scaleAttnByInverseLayerIdx = false;   // gpt2 flag (rejected if true: unsupported)
     std::optional<std::int64_t> bosTokenId;
     std::vector<std::int64_t> eosTokenIds;

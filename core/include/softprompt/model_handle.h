@@ -16,8 +16,34 @@ class LoadedModel; // core-internal (core/src/model/loaded_model.h)
 
 struct ModelLoadOptions {
     std::string device = "cpu";    // "cpu" or "cuda" (falls back with an sp::Error if unavailable)
-    std::string dtype = "float32"; // "float32", "float16", "bfloat16" (half types need CUDA)
+    std::string dtype = "float32"; // "float32", "float16", "bfloat16": how the weights are kept in memory
+    // How float16/bfloat16 weights compute: "auto" (native on CUDA; on the CPU float32, each matrix
+    // converted block by block as it is used), "native" or "float32".
+    std::string halfCompute = "auto";
+    // Bytes this process may use, for the check before loading on the CPU; 0 = what the machine and its
+    // cgroup leave free (MemAvailable in /proc/meminfo, cgroup memory.max).
+    std::int64_t availableMemoryBytes = 0;
 };
+
+// What loading a model would take, known before loading it (config.json and the safetensors headers).
+struct MemoryEstimate {
+    std::int64_t parameters = 0;
+    std::int64_t weightBytes = 0;     // the weights in the dtype they are kept in
+    std::int64_t workingBytes = 0;    // KV cache, activations and runtime for a 2,048-token context
+    std::int64_t requiredBytes = 0;   // weightBytes + workingBytes
+    std::int64_t availableBytes = -1; // free for this process; -1 when unknown
+    std::string availableSource;      // where availableBytes comes from
+    std::string dtype;                // the weights' dtype the estimate is for
+    bool fits() const { return availableBytes < 0 || requiredBytes <= availableBytes; }
+    std::string summary() const; // "needs about 2.6 GB (20.1 GB free)"
+};
+// Throws sp::Error for a folder that is not a model (as load would).
+MemoryEstimate estimateModelMemory(const std::string& pathOrDemo, const ModelLoadOptions& options = {});
+// Free memory for this process in bytes: MemAvailable, lowered to the cgroup's limit minus its usage
+// when one is set; -1 when neither can be read. `source` names what limited it.
+std::int64_t availableMemoryBytes(std::string* source = nullptr);
+// "2.6 GB"
+std::string formatBytes(std::int64_t bytes);
 
 struct ModelSummary {
     std::string name;      // "demo" or the folder name
@@ -31,7 +57,8 @@ struct ModelSummary {
     std::int64_t numLayers = 0;
     std::int64_t numHeads = 0;
     std::string device; // "cpu", "cuda:0"
-    std::string dtype;  // "float32", ...
+    std::string dtype;  // "float32", ...: the weights in memory
+    std::string computeDtype; // the activations: float32 for half-precision weights on the CPU
 };
 
 struct TokenProbability {
@@ -43,8 +70,13 @@ struct TokenProbability {
 class ModelHandle {
 public:
     ModelHandle() = default;
-    // `pathOrDemo` is a Hugging Face folder or "demo" (the bundled model). Throws sp::Error.
+    // `pathOrDemo` is a Hugging Face folder or "demo" (the bundled model). Throws sp::Error, also
+    // when the model would not fit in the memory that is free on the CPU (estimateModelMemory).
     static ModelHandle load(const std::string& pathOrDemo, const ModelLoadOptions& options = {});
+    // A seeded random model of a published shape (randomModelPresets()), made in memory with the
+    // options' device and dtype: benchmarks of shapes whose checkpoints are not at hand. No tokenizer.
+    static ModelHandle createRandom(const std::string& preset, const ModelLoadOptions& options = {},
+                                    std::uint64_t seed = 0);
 
     bool isLoaded() const { return bool(impl_); }
     const ModelSummary& summary() const;
@@ -88,11 +120,27 @@ struct ModelBenchmark {
     double gemmGflopPerSecond = 0.0;    // best GEMM of the MLP's shape, interleaved with the prefills
     std::string gemmShape;              // "MxKxN"
 };
-ModelBenchmark benchmarkModel(const ModelHandle& model, int prefillTokens = 512, int decodeTokens = 32);
+// prefillRepeats 1 (large models): one prefill, no warm-up and no all-logits variant; decodeTokens 0:
+// no decode measurement.
+ModelBenchmark benchmarkModel(const ModelHandle& model, int prefillTokens = 512, int decodeTokens = 32,
+                              int prefillRepeats = 3);
+
+// This process's resident memory (VmRSS) and its peak so far (VmHWM) in bytes; -1 where unknown.
+struct ProcessMemory {
+    std::int64_t residentBytes = -1;
+    std::int64_t peakResidentBytes = -1;
+};
+ProcessMemory processMemory();
+// The bytes of a loaded model's weights as kept in memory (a tied head counted once).
+std::int64_t modelWeightBytes(const ModelHandle& model);
 
 // Random models of published shapes, for benchmarks where no checkpoint is at hand:
-// "smollm-135m" (Llama with GQA and a tied head, 135M parameters) and "gpt2-small" (124M).
+// "smollm-135m" (Llama with GQA and a tied head, 135M parameters), "gpt2-small" (124M),
+// "qwen2.5-0.5b" (494M), "llama-3.2-1b" (1.24B) and "llama-3-8b" (8.03B; Llama-3.1-8B's llama3 RoPE).
 std::vector<std::string> randomModelPresets();
+// Whether `softprompt bench model --random` makes the preset in memory (the large ones) rather than
+// writing it to a temporary folder and loading that.
+bool randomPresetMadeInMemory(const std::string& preset);
 // Writes config.json + model.safetensors (float32) of a seeded random model; throws sp::Error for an
 // unknown preset, naming the known ones.
 void writeRandomModel(const std::string& folder, const std::string& preset, std::uint64_t seed = 0);

@@ -104,7 +104,8 @@ struct NewRun {
 };
 
 struct RunRecord {
-    std::int64_t id = 0;
+    std::int64_t id = 0;   // local to this database file
+    std::string uuid;      // global: the same run in every database it was merged into
     std::string name;
     RunStatus status = RunStatus::Running;
     nlohmann::json config = nlohmann::json::object();
@@ -184,6 +185,7 @@ struct ConfigDifference {
 
 struct SweepRecord {
     std::int64_t id = 0;
+    std::string uuid; // global, like RunRecord::uuid
     std::string name;
     std::int64_t createdAtMs = 0;
     std::optional<std::int64_t> contextId;
@@ -220,6 +222,31 @@ struct PeftAdapter {
 void writePeftAdapter(const std::string& directory, const PeftAdapter& adapter);
 // Throws sp::Error naming the file and what is wrong (not PROMPT_TUNING, shape mismatch, ...).
 PeftAdapter readPeftAdapter(const std::string& directory);
+
+// ---- merging run databases --------------------------------------------------------------------------
+// A random version-4 UUID ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx").
+std::string newGlobalId();
+
+// What RunStore::merge did with one source file.
+struct ShardMergeResult {
+    std::string path;
+    int runsAdded = 0;     // new here
+    int runsUpdated = 0;   // already here with an older state (e.g. interrupted, now finished)
+    int runsUnchanged = 0; // already here, the same
+    int runsStillRunning = 0; // their writer is alive: not merged, merge again once it ends
+    int runsInterrupted = 0;  // merged with status interrupted (their writer was killed)
+    std::vector<std::pair<std::int64_t, std::int64_t>> remappedIds; // (id in the source, id here)
+    std::string error; // the file could not be merged (missing, not a run database, ...): why
+};
+
+struct MergeResult {
+    std::vector<ShardMergeResult> shards;
+    int runsAdded() const;
+    int runsUpdated() const;
+    int runsUnchanged() const;
+    int runsStillRunning() const;
+    int failedShards() const;
+};
 
 // ---- writing a run ---------------------------------------------------------------------------------
 // Created by RunStore::startRun. Metrics are buffered and committed in batches: by a background
@@ -346,6 +373,27 @@ public:
     std::vector<SweepRecord> listSweeps() const;
     // One point per run of the sweep, sorted by k; `metric` is usually metric_key::HeldoutS.
     std::vector<StoredSweepPoint> sweepPoints(std::int64_t sweepId, const std::string& metric) const;
+
+    // ---- global ids and merging ----
+    std::optional<std::int64_t> findRunByUuid(const std::string& uuid) const;
+    std::optional<std::int64_t> findSweepByUuid(const std::string& uuid) const;
+    // The sweep with this global id, created (with that id) when absent: the Slurm tasks of one
+    // sweep each create it in their own shard, and merging maps them all onto one sweep.
+    std::int64_t findOrCreateSweep(const std::string& uuid, const std::string& name,
+                                   const nlohmann::json& baseConfig,
+                                   std::optional<std::int64_t> contextId = std::nullopt,
+                                   const std::string& notes = {});
+    // Replaces a sweep's base config (e.g. to record its Slurm job ids after submission).
+    void setSweepConfig(std::int64_t sweepId, const nlohmann::json& baseConfig);
+    // Copies every run of each source database into this one, matched by global id: their
+    // contexts, query sets, curves, σ checkpoints, evaluations, tags and sweeps come along (contexts
+    // and query sets by content hash, sweeps by global id). Local ids that are taken here are
+    // remapped. Idempotent: a run already here in the same state is left alone; one here in an
+    // older state (e.g. it was merged while interrupted, and has finished since) is replaced.
+    // Each source is opened as a run store first, so a run whose writer was killed arrives as
+    // interrupted; a run whose writer is alive is skipped. One transaction per source; a source
+    // that cannot be read is reported in its result and the others are still merged.
+    MergeResult merge(const std::vector<std::string>& sourcePaths);
 
     struct Impl;
 

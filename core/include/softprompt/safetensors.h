@@ -1,7 +1,7 @@
 #pragma once
 // The safetensors format (https://github.com/huggingface/safetensors), read and written exactly.
-// Reading memory-maps the file and copies a tensor only when its data is not aligned to its element
-// size. Every rejection the reference reader makes is an sp::Error naming the file (and tensor).
+// Reading memory-maps the file (private, copy-on-write: writing through a view never changes the file)
+// and copies a tensor only when its data is not aligned to its element size. Every rejection the reference reader makes is an sp::Error naming the file (and tensor).
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -23,8 +23,15 @@ struct TensorView {
     std::vector<std::int64_t> shape;
     const std::byte* data = nullptr; // aligned to dtypeSize(dtype); valid while the file lives
     std::size_t byteSize = 0;
+    bool mapped = false; // data points into a file's memory mapping (not an aligned copy or owned bytes)
     std::int64_t elementCount() const;
 };
+
+// After a mapped tensor's values were copied elsewhere (converted, fused), drops the whole memory pages
+// inside its bytes from this process's resident memory (madvise MADV_DONTNEED), so that a loaded model
+// does not count both. The mapping stays valid: touching the bytes again reads them back from the file.
+// Does nothing for a view that is not mapped.
+void releaseMappedPages(const TensorView& view);
 
 class SafetensorsFile {
 public:

@@ -129,11 +129,6 @@ std::size_t countPretokens(std::string_view text)
     return gpt2Pretokenize(text).size();
 }
 
-std::string joinForDisplay(const DemoContext& context, const DemoQuery& query)
-{
-    return context.text + query.query + query.answer;
-}
-
 DemoCorpusGenerator::DemoCorpusGenerator(std::uint64_t seed, DemoCorpusOptions options)
     : options_(std::move(options)), state_(seed ^ 0x5DEECE66Dull)
 {

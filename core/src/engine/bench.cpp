@@ -1,11 +1,13 @@
 // `softprompt bench train`: what one training step costs and how close it runs to this machine's
 // matrix-multiply speed, and what the cached teacher saves, measured in one run.
+#include "engine/engine_model.h"
 #include "engine/task.h"
 #include "model/bench_timing.h"
 #include "model/loaded_model.h"
 
 #include "softprompt/error.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -166,7 +168,8 @@ nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std:
     json["layers"] = config.numLayers;
     json["vocab_size"] = config.vocabSize;
     json["device"] = lm.device().str();
-    json["dtype"] = model::dtypeLabel(lm.dtype());
+    json["dtype"] = model::dtypeLabel(lm.weightDtype());         // the weights as held in memory
+    json["compute_dtype"] = model::dtypeLabel(lm.dtype());       // float32 for half weights on the CPU
     json["threads"] = at::get_num_threads();
     json["context_tokens"] = options.contextTokens;
     json["query_tokens"] = queryTokens;
@@ -198,6 +201,16 @@ nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std:
     return json;
 }
 
+nlohmann::json benchmarkTraining(const ModelHandle& model, const TrainBenchOptions& options)
+{
+    if (!model.isLoaded())
+        throw Error("no model is loaded");
+    auto impl = engine::makeTaskImpl(
+        engine::engineModelFromHandle(model), "benchmark",
+        std::vector<Query>(std::size_t(std::max(options.queries, 0)), Query{"q", "", false}));
+    return engine::runTrainBenchmark(*impl, model.summary().name, options);
+}
+
 nlohmann::json benchmarkTrainingOnRandomModel(const TrainBenchOptions& options)
 {
     ModelConfig config;
@@ -227,6 +240,55 @@ nlohmann::json benchmarkTrainingOnRandomModel(const TrainBenchOptions& options)
         std::move(model), kBenchText,
         std::vector<Query>(std::size_t(std::max(options.queries, 0)), Query{"q", "", false}));
     return engine::runTrainBenchmark(*impl, "random llama (d=256, 4 layers, byte-level)", options);
+}
+
+SigmaStepBenchmark benchmarkSigmaStep(const ModelHandle& handle, int k, int batch, int queryTokens, int steps)
+{
+    if (k < 1 || batch < 1 || queryTokens < 1 || steps < 1)
+        throw Error("the σ step benchmark needs k, batch, query tokens and steps of at least 1");
+    const model::CausalLM& lm = handle.impl().model();
+    const ModelConfig& config = lm.config();
+    const at::Device device = lm.device();
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(7);
+    // σ in float32, as the trainer keeps it, at the scale of the model's embeddings.
+    at::Tensor sigma = (at::randn({k, config.hiddenSize}, generator) * 0.02).to(device).requires_grad_(true);
+    at::Tensor bos; // [1, d]
+    if (config.bosTokenId)
+        bos = lm.embed(at::full({1, 1}, *config.bosTokenId, at::kLong).to(device))[0].to(at::kFloat);
+    const at::Tensor ids = at::randint(config.vocabSize, {batch, queryTokens}, generator, at::kLong).to(device);
+    const at::Tensor targets = at::randint(config.vocabSize, {batch}, generator, at::kLong).to(device); // [B]
+    at::Tensor rowEmbeds; // [B, T, d]
+    {
+        at::NoGradGuard noGrad;
+        rowEmbeds = lm.embed(ids);
+    }
+    const std::vector<std::int64_t> lengths(std::size_t(batch), queryTokens);
+    const at::Tensor targetIndex = at::full({batch, 1}, queryTokens - 1, at::TensorOptions().dtype(at::kLong).device(device));
+
+    std::vector<double> seconds;
+    for (int step = 0; step < steps; ++step) {
+        seconds.push_back(model::secondsOf([&] {
+            const at::Tensor prefix = bos.defined() ? at::cat({bos, sigma}, 0) : sigma; // [P0, d]
+            const at::Tensor logits =
+                engine::studentTargetLogits(lm, prefix, rowEmbeds, lengths, targetIndex); // [B, 1, V]
+            const at::Tensor loss =
+                at::nll_loss(at::log_softmax(logits.view({batch, config.vocabSize}), -1), targets);
+            loss.backward();
+            at::NoGradGuard noGrad;
+            sigma.sub_(sigma.grad() * 1e-3);
+            sigma.mutable_grad().zero_();
+            model::synchronise(sigma);
+        }));
+    }
+    SigmaStepBenchmark result;
+    result.k = k;
+    result.batch = batch;
+    result.queryTokens = queryTokens;
+    result.steps = steps;
+    result.firstStepSeconds = seconds.front();
+    result.stepSecondsMedian = median(steps > 1 ? std::vector<double>(seconds.begin() + 1, seconds.end()) : seconds);
+    result.stepsPerSecond = 1.0 / result.stepSecondsMedian;
+    return result;
 }
 
 } // namespace sp

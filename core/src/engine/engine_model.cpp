@@ -1,14 +1,10 @@
 #include "engine/engine_model.h"
-#include "engine/task.h"
 
 #include "softprompt/error.h"
 
 #include <algorithm>
 
-#if __has_include("model/loaded_model.h")
 #include "model/loaded_model.h"
-#define SP_ENGINE_HAS_LOADED_MODEL 1
-#endif
 
 namespace sp::engine {
 
@@ -64,38 +60,8 @@ EngineModel engineModelFromTokenizer(std::shared_ptr<const model::CausalLM> lm, 
     return engineModel;
 }
 
-// ---- the public task constructor lives here with the tokenizer adapters, so that code using only
-// core-internal tasks (tests on random models) does not link the tokenizer.
-} // namespace sp::engine
-
-namespace sp {
-
-CompressionTask::CompressionTask(ModelHandle model, std::string context, std::vector<Query> queries)
-{
-    if (!model.isLoaded())
-        throw Error("no model is loaded; load a model before creating a compression task");
-    engine::EngineModel engineModel = engine::engineModelFromHandle(model);
-    impl_ = std::make_unique<Impl>(std::move(model), std::move(engineModel), std::move(context),
-                                   std::move(queries));
-}
-
-nlohmann::json benchmarkTraining(const ModelHandle& model, const TrainBenchOptions& options)
-{
-    if (!model.isLoaded())
-        throw Error("no model is loaded");
-    auto impl = engine::makeTaskImpl(
-        engine::engineModelFromHandle(model), "benchmark",
-        std::vector<Query>(std::size_t(std::max(options.queries, 0)), Query{"q", "", false}));
-    return engine::runTrainBenchmark(*impl, model.summary().name, options);
-}
-
-} // namespace sp
-
-namespace sp::engine {
-
 EngineModel engineModelFromHandle(const ModelHandle& handle)
 {
-#ifdef SP_ENGINE_HAS_LOADED_MODEL
     const model::LoadedModel& loaded = handle.impl();
     EngineModel engineModel =
         engineModelFromTokenizer(loaded.causalLM(), loaded.tokenizer(), handle.summary().identity);
@@ -103,10 +69,6 @@ EngineModel engineModelFromHandle(const ModelHandle& handle)
     for (std::int64_t id : loaded.stopIds())
         engineModel.stopIds.push_back(std::int32_t(id));
     return engineModel;
-#else
-    (void)handle;
-    throw Error("this build has no model loader yet");
-#endif
 }
 
 void useByteLevelCodec(EngineModel& model)

@@ -188,14 +188,18 @@ Evaluation CompressionTask::Impl::evaluate(const SoftPrompt* sigmaPrompt, const 
         }
     }
 
+    // Each condition's bootstrap seed depends on the condition, not on its place in `conditions`: σ
+    // evaluated alone gets the interval it gets among every condition (the training session merges
+    // σ into the baselines evaluated before training).
     for (std::size_t c = 0; c < conditions.size(); ++c) {
+        const std::uint64_t conditionSeed = std::uint64_t(conditions[c]);
         std::vector<const ConditionOutcome*> heldoutOutcomes, trainOutcomes;
         for (std::size_t i = 0; i < evaluation.queries.size(); ++i)
             (heldout[i] ? heldoutOutcomes : trainOutcomes).push_back(&evaluation.queries[i].outcomes[c]);
         if (!heldoutOutcomes.empty())
-            evaluation.heldout.push_back(aggregate(conditions[c], heldoutOutcomes, config.seed * 31 + c));
+            evaluation.heldout.push_back(aggregate(conditions[c], heldoutOutcomes, config.seed * 31 + conditionSeed));
         if (!trainOutcomes.empty())
-            evaluation.train.push_back(aggregate(conditions[c], trainOutcomes, config.seed * 37 + c));
+            evaluation.train.push_back(aggregate(conditions[c], trainOutcomes, config.seed * 37 + conditionSeed));
     }
     return evaluation;
 }

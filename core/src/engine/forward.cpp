@@ -33,7 +33,7 @@ PrefixState prefixFromEmbeddings(const model::CausalLM& lm, const at::Tensor& em
     input.positions = at::arange(prefix.length, longOn(lm.device())).unsqueeze(0);            // [1, P]
     input.attentionMask = at::ones({1, prefix.length}, longOn(lm.device()).dtype(at::kBool)); // [1, P]
     input.returnCache = true;
-    prefix.cache = lm.forward(input).cache;
+    prefix.cache = lm.forward(input).cache.asSharedPrefix(); // read in place by every row after it
     return prefix;
 }
 
@@ -69,13 +69,14 @@ model::ForwardOutput forwardRows(const model::CausalLM& lm, const PrefixState& p
                                  bool returnCache)
 {
     at::NoGradGuard noGrad;
-    const std::int64_t count = batch.ids.size(0);
-    const model::KVCache past = prefix.length > 0 ? prefix.cache.expandedTo(count) : model::KVCache{};
     model::ForwardInput input;
     input.inputsEmbeds = lm.embed(batch.ids); // [B, T, d]
     input.positions = batch.positions;
+    input.positionRange = std::make_pair(prefix.length, prefix.length + batch.ids.size(1) - 1);
     input.attentionMask = batch.mask;
-    input.past = prefix.length > 0 ? &past : nullptr;
+    // The prefix's cache is shared: every row attends to it in place (no per-row copy), and the
+    // returned cache holds only the rows' own positions after it.
+    input.past = prefix.length > 0 ? &prefix.cache : nullptr;
     input.returnCache = returnCache;
     return lm.forward(input);
 }
@@ -84,6 +85,8 @@ GreedyResult greedyAfterPrefix(const model::CausalLM& lm, const PrefixState& pre
                                const std::vector<std::vector<std::int32_t>>& rows, int maxNew,
                                const std::vector<std::int32_t>& stopIds)
 {
+    if (rows.empty())
+        return {};
     at::NoGradGuard noGrad;
     const at::Device device = lm.device();
     const RowBatch batch = makeRowBatch(rows, prefix.length, device);
@@ -101,6 +104,8 @@ GreedyResult greedyAfterPrefix(const model::CausalLM& lm, const PrefixState& pre
     std::vector<at::Tensor> steps; // each [B, 1, V]
     model::KVCache cache = std::move(output.cache);
     at::Tensor mask = batch.mask; // [B, P + T + t]
+    const std::int64_t shortestRow = *std::min_element(batch.lengths.begin(), batch.lengths.end());
+    const std::int64_t longestRow = *std::max_element(batch.lengths.begin(), batch.lengths.end());
     for (int step = 0; step < maxNew; ++step) {
         steps.push_back(logits);
         const at::Tensor next = logits.argmax(-1); // [B, 1]
@@ -123,8 +128,12 @@ GreedyResult greedyAfterPrefix(const model::CausalLM& lm, const PrefixState& pre
                 .view({count, 1}); // [B, 1]
         mask = at::cat({mask, at::ones({count, 1}, mask.options())}, 1);
         model::ForwardInput input;
-        input.inputsEmbeds = lm.embed(next); // [B, 1, d]
+        // The chosen ids are already on the host: embed() checks their range there, and the window
+        // check uses the range known here, so the step reads nothing more back from the device.
+        input.inputsEmbeds = lm.embed(nextHost); // [B, 1, d]
         input.positions = positions;
+        input.positionRange =
+            std::make_pair(shortestRow + prefix.length + step, longestRow + prefix.length + step);
         input.attentionMask = mask;
         input.past = &cache;
         input.returnCache = true;
@@ -157,7 +166,6 @@ at::Tensor targetLogitsAfterPrefix(const model::CausalLM& lm, const PrefixState&
     const std::int64_t count = rowEmbeds.size(0);
     const std::int64_t width = rowEmbeds.size(1);
     const at::Device device = rowEmbeds.device();
-    const model::KVCache past = prefix.length > 0 ? prefix.cache.expandedTo(count) : model::KVCache{};
     model::ForwardInput input;
     input.inputsEmbeds = rowEmbeds;
     input.positions = at::arange(prefix.length, prefix.length + width, longOn(device))
@@ -168,7 +176,7 @@ at::Tensor targetLogitsAfterPrefix(const model::CausalLM& lm, const PrefixState&
                                    validSlots(rowLengths, width, device)},
                                   1); // [B, P + T]
     input.positionRange = std::make_pair(prefix.length, prefix.length + width - 1);
-    input.past = prefix.length > 0 ? &past : nullptr;
+    input.past = prefix.length > 0 ? &prefix.cache : nullptr; // shared, read in place
     input.logitIndices = targetIndex; // the [T, V] head product only where targets are scored
     return lm.forward(input).logits;  // [B, L, V]
 }

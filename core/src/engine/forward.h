@@ -12,7 +12,7 @@ namespace sp::engine {
 at::Tensor toDeviceWithoutWaiting(const at::Tensor& cpu, at::Device device);
 
 struct PrefixState {
-    model::KVCache cache;    // per layer [1, Hkv, P, Dh]; empty when P = 0
+    model::KVCache cache;    // a shared prefix (sharedKeys per layer [1, Hkv, P, Dh]); empty when P = 0
     std::int64_t length = 0; // P
 };
 

@@ -2,6 +2,7 @@
 // cached teacher.
 #include "engine/task.h"
 
+#include "engine/engine_model.h"
 #include "engine/statistics.h"
 #include "softprompt/error.h"
 #include "softprompt/hash.h"
@@ -237,6 +238,14 @@ at::Tensor CompressionTask::Impl::initialSigma(const TrainConfig& config) const
 
 // ---- the public facade --------------------------------------------------------------------------
 
+CompressionTask::CompressionTask(ModelHandle model, std::string context, std::vector<Query> queries)
+{
+    if (!model.isLoaded())
+        throw Error("no model is loaded; load a model before creating a compression task");
+    engine::EngineModel engineModel = engine::engineModelFromHandle(model);
+    impl_ = std::make_unique<Impl>(std::move(model), std::move(engineModel), std::move(context),
+                                   std::move(queries));
+}
 CompressionTask::CompressionTask(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CompressionTask::~CompressionTask() = default;
 

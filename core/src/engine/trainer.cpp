@@ -1,13 +1,14 @@
 // The trainer: σ̂ = argmin_σ s(ŷ, ŷ_σ) by Adam/AdamW on σ alone, one batched forward and backward
-// per step, with the teacher read from its cache.
-#include "engine/optimizer.h"
-#include "engine/statistics.h"
+// per step, with the teacher read from its cache. The loop is here; its pieces (batches, the step,
+// divergence, early stopping, the report) are in the files trainer_parts.h lists.
 #include "engine/task.h"
+#include "engine/trainer_parts.h"
 
 #include "softprompt/error.h"
 
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <thread>
 
 namespace sp {
@@ -51,11 +52,6 @@ using Clock = std::chrono::steady_clock;
 double secondsSince(Clock::time_point start)
 {
     return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-bool improves(const TrainConfig& config, double candidate, double best)
-{
-    return objectiveInfo(config.objective).higherIsBetter ? candidate > best : candidate < best;
 }
 
 } // namespace
@@ -119,15 +115,9 @@ TrainResult CompressionTask::Impl::train(const TrainConfig& config, const TrainC
     adamSettings.weightDecay = config.weightDecay;
     adamSettings.decoupled = config.optimizer == "adamw";
     engine::Adam adam(sigma, adamSettings);
-    engine::Random random(config.seed ^ 0xBA7C4ULL);
-    std::vector<std::int64_t> order;
-    std::size_t cursor = 0;
-    const std::int64_t batchSize = std::min<std::int64_t>(config.batchSize, trainSet.size());
-
+    engine::BatchSampler sampler(trainSet.size(), config.batchSize, config.seed ^ 0xBA7C4ULL);
+    engine::EarlyStopping earlyStopping(config);
     at::Tensor lastGood = sigma.clone(); // [k, d]: the latest σ whose loss was finite
-    at::Tensor best;                     // [k, d]: the best held-out σ (early stopping)
-    double bestHeldout = 0.0;
-    int evaluationsWithoutImprovement = 0;
     const bool restoreBest = config.earlyStopPatience > 0 && heldoutSet.size() > 0;
     double trainSeconds = 0.0;
 
@@ -141,94 +131,37 @@ TrainResult CompressionTask::Impl::train(const TrainConfig& config, const TrainC
                 break;
             }
             const Clock::time_point stepStart = Clock::now();
-
-            std::vector<std::int64_t> rows;
-            while (std::int64_t(rows.size()) < batchSize) {
-                if (cursor == order.size()) { // a new epoch in a new seeded order
-                    order.resize(std::size_t(trainSet.size()));
-                    for (std::size_t i = 0; i < order.size(); ++i)
-                        order[i] = std::int64_t(i);
-                    random.shuffle(order);
-                    cursor = 0;
-                }
-                rows.push_back(order[cursor++]);
-            }
-            const QuerySet batch = engine::selectRows(trainSet, rows);
-
-            const at::Tensor parameter = sigma.detach().requires_grad_(true); // [k, d]
-            const at::Tensor logits = engine::studentTargetLogits(
-                lm, prefixWith(parameter), batch.embeds, batch.lengths, batch.targetIndex); // [b, L, V]
-            const at::Tensor perQuery = engine::meanOverPositions(
-                engine::objectivePerPosition(config.objective, logits, batch.teacher, config.temperature),
-                batch.teacher.mask);                                                      // [b]
-            const at::Tensor loss = engine::lossFromPerQuery(config.objective, perQuery); // []
-            at::Tensor gradient = torch::autograd::grad({loss}, {parameter})[0];          // [k, d]
-            const at::Tensor top1 =
-                engine::meanOverPositions(engine::top1Agreement(logits.detach(), batch.teacher),
-                                          batch.teacher.mask)
-                    .mean();                                                                 // []
-            const at::Tensor gradNorm = engine::clipGradientNorm(gradient, config.gradClip); // []
-            const double lr =
-                engine::scheduledLearningRate(step, config.steps, config.warmupSteps, config.learningRate);
+            const QuerySet batch = engine::selectRows(trainSet, sampler.next());
             const at::Tensor before = sigma.clone(); // [k, d]
-            adam.step(sigma, gradient, lr);
-
-            // The one host synchronisation of the step.
-            const at::Tensor stats = at::stack({perQuery.detach().mean(), top1, gradNorm,
-                                                at::isfinite(sigma).all().to(at::kFloat)})
-                                         .to(at::kCPU, at::kDouble); // [4]
-            const double* values = stats.data_ptr<double>();
-            const double trainS = values[0], trainTop1 = values[1], norm = values[2];
-            const bool sigmaFinite = values[3] > 0.5;
-            if (!std::isfinite(trainS) || !std::isfinite(norm) || !sigmaFinite) {
-                const bool lossBad = !std::isfinite(trainS);
-                sigma = lossBad ? lastGood : before;
+            const engine::StepStats stats = engine::trainStep(lm, fixedPrefix, sigma, adam, batch, config, step);
+            if (std::optional<std::string> diverged =
+                    engine::handleDivergence(stats, step, config, sigma, before, lastGood)) {
                 result.status = RunStatus::Failed;
                 result.badStep = step;
-                result.error = "training diverged at step " + std::to_string(step) + ": " +
-                               (lossBad                ? "s is " + std::to_string(trainS)
-                                : !std::isfinite(norm) ? "the gradient norm is " + std::to_string(norm)
-                                                       : std::string("the update made σ non-finite")) +
-                               (lossBad && step == 1 ? " for the starting σ (there is no good σ to keep)"
-                                                     : "; kept the last σ whose s was finite") +
-                               ". Lower the learning rate (it was " + std::to_string(config.learningRate) +
-                               ") or enable gradient clipping";
+                result.error = std::move(*diverged);
                 break;
             }
             lastGood = before;
             result.stepsCompleted = step;
 
-            StepReport report;
-            report.step = step;
-            report.totalSteps = config.steps;
-            report.trainS = trainS;
-            report.trainTop1 = trainTop1;
-            report.learningRate = lr;
-            report.gradNorm = norm;
             const bool evaluate = heldoutSet.size() > 0 && config.evalInterval > 0 &&
                                   (step % config.evalInterval == 0 || step == config.steps);
+            std::optional<engine::SetScore> heldoutScore;
             bool stopEarly = false;
             if (evaluate) {
-                const engine::SetScore score = engine::scoreSet(lm, prefixWith(sigma), heldoutSet, config);
-                report.hasHeldout = true;
-                report.heldoutS = score.s;
-                report.heldoutTop1 = score.top1;
-                if (!best.defined() || improves(config, score.s, bestHeldout)) {
-                    bestHeldout = score.s;
-                    best = sigma.clone();
-                    evaluationsWithoutImprovement = 0;
-                } else if (config.earlyStopPatience > 0 &&
-                           ++evaluationsWithoutImprovement >= config.earlyStopPatience) {
-                    stopEarly = true;
-                }
+                heldoutScore = engine::scoreSet(lm, prefixWith(sigma), heldoutSet, config);
+                stopEarly = earlyStopping.record(heldoutScore->s, sigma);
             }
-            report.stepSeconds = secondsSince(stepStart);
-            trainSeconds += report.stepSeconds;
+            const double stepSeconds = secondsSince(stepStart);
+            trainSeconds += stepSeconds;
             const std::int64_t tokens =
                 batch.tokens + batch.size() * fixedPrefix.size(0) + batch.size() * config.k;
-            report.tokensPerSecond = double(tokens) / std::max(report.stepSeconds, 1e-9);
-            report.elapsedSeconds = trainSeconds;
-            report.etaSeconds = trainSeconds / step * (config.steps - step);
+            StepReport report = engine::stepReport(step, config, stats, stepSeconds, trainSeconds, tokens);
+            if (heldoutScore) {
+                report.hasHeldout = true;
+                report.heldoutS = heldoutScore->s;
+                report.heldoutTop1 = heldoutScore->top1;
+            }
             if (callbacks.onStep)
                 callbacks.onStep(report);
             if (callbacks.onCheckpoint && config.checkpointInterval > 0 &&
@@ -241,6 +174,7 @@ TrainResult CompressionTask::Impl::train(const TrainConfig& config, const TrainC
         result.status = RunStatus::Cancelled;
     }
 
+    const at::Tensor& best = earlyStopping.best();
     if (restoreBest && best.defined() && result.status != RunStatus::Failed)
         sigma = best;
     result.sigma = engine::softPromptFromTensor(sigma);

@@ -100,7 +100,9 @@ public:
         }
         size_ = static_cast<std::size_t>(info.st_size);
         if (size_ > 0) {
-            void* address = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+            // Private and writable: pages are copied on write, so a model that trains weights it
+            // loaded as views of the file never changes the file nor faults.
+            void* address = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
             if (address == MAP_FAILED) {
                 const int error = errno;
                 ::close(fd);
@@ -140,7 +142,7 @@ struct SafetensorsFile::Impl {
     // Copies of tensors whose bytes in the file are not aligned to their element size.
     std::vector<std::unique_ptr<std::uint64_t[]>> alignedCopies;
 
-    void load(std::string_view bytes)
+    void load(std::string_view bytes, bool fromMapping)
     {
         formats::SafetensorsLayout layout = formats::parseSafetensorsLayout(bytes, path);
         metadata = std::move(layout.metadata);
@@ -156,6 +158,7 @@ struct SafetensorsFile::Impl {
                 view.data = kEmptyTensorData;
             } else if (reinterpret_cast<std::uintptr_t>(source) % dtypeSize(view.dtype) == 0) {
                 view.data = reinterpret_cast<const std::byte*>(source);
+                view.mapped = fromMapping;
             } else {
                 auto copy = std::make_unique<std::uint64_t[]>((view.byteSize + 7) / 8);
                 std::memcpy(copy.get(), source, view.byteSize);
@@ -176,7 +179,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path)
     auto impl = std::make_unique<Impl>();
     impl->path = path;
     impl->mapping = std::make_unique<MappedFile>(path);
-    impl->load(impl->mapping->bytes());
+    impl->load(impl->mapping->bytes(), /*fromMapping=*/true);
     return std::shared_ptr<SafetensorsFile>(new SafetensorsFile(std::move(impl)));
 }
 
@@ -185,7 +188,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::fromBytes(std::string bytes, c
     auto impl = std::make_unique<Impl>();
     impl->path = sourceName;
     impl->ownedBytes = std::move(bytes);
-    impl->load(impl->ownedBytes);
+    impl->load(impl->ownedBytes, /*fromMapping=*/false);
     return std::shared_ptr<SafetensorsFile>(new SafetensorsFile(std::move(impl)));
 }
 
@@ -226,6 +229,20 @@ const std::map<std::string, std::string>& SafetensorsFile::metadata() const
 std::size_t SafetensorsFile::alignedCopyCount() const
 {
     return impl_->alignedCopies.size();
+}
+
+void releaseMappedPages(const TensorView& view)
+{
+    if (!view.mapped || view.byteSize == 0)
+        return;
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<std::uintptr_t>(view.data);
+    const std::uintptr_t end = begin + view.byteSize;
+    // Only pages wholly inside the tensor: a page it shares with a neighbour may back a live view.
+    const std::uintptr_t first = (begin + page - 1) / page * page;
+    const std::uintptr_t last = end / page * page;
+    if (last > first)
+        ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 // ---- checkpoints --------------------------------------------------------------------------------
@@ -380,48 +397,6 @@ std::vector<std::string> SafetensorsCheckpoint::files() const
 
 namespace {
 
-// The JSON string escaping of serde_json: quotes, backslashes and control characters only.
-void appendJsonString(std::string& out, const std::string& text)
-{
-    static const char kHex[] = "0123456789abcdef";
-    out += '"';
-    for (const char c : text) {
-        const auto byte = static_cast<unsigned char>(c);
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\b':
-            out += "\\b";
-            break;
-        case '\f':
-            out += "\\f";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        default:
-            if (byte < 0x20) {
-                out += "\\u00";
-                out += kHex[byte >> 4];
-                out += kHex[byte & 0xF];
-            } else {
-                out += c;
-            }
-        }
-    }
-    out += '"';
-}
-
 struct PlannedTensor {
     const TensorToWrite* source;
     std::size_t byteSize;
@@ -468,9 +443,9 @@ std::string headerFor(const std::vector<PlannedTensor>& planned,
         for (auto it = metadata.begin(); it != metadata.end(); ++it) {
             if (it != metadata.begin())
                 header += ',';
-            appendJsonString(header, it->first);
+            formats::appendJsonString(header, it->first);
             header += ':';
-            appendJsonString(header, it->second);
+            formats::appendJsonString(header, it->second);
         }
         header += '}';
         first = false;
@@ -480,7 +455,7 @@ std::string headerFor(const std::vector<PlannedTensor>& planned,
         if (!first)
             header += ',';
         first = false;
-        appendJsonString(header, tensor.source->name);
+        formats::appendJsonString(header, tensor.source->name);
         header += ":{\"dtype\":\"" + dtypeName(tensor.source->dtype) + "\",\"shape\":[";
         for (std::size_t i = 0; i < tensor.source->shape.size(); ++i)
             header += (i ? "," : "") + std::to_string(tensor.source->shape[i]);

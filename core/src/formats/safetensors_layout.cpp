@@ -202,29 +202,55 @@ std::optional<std::uint64_t> byteSizeOf(const TensorEntry& entry)
 
 } // namespace
 
-std::string quotedName(std::string_view text)
+void appendJsonString(std::string& out, std::string_view text)
 {
     static const char kHex[] = "0123456789abcdef";
+    out += '"';
+    for (const char c : text) {
+        const auto byte = static_cast<unsigned char>(c);
+        switch (c) {
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\b':
+            out += "\\b";
+            break;
+        case '\f':
+            out += "\\f";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        default:
+            if (byte < 0x20) {
+                out += "\\u00";
+                out += kHex[byte >> 4];
+                out += kHex[byte & 0xF];
+            } else {
+                out += c;
+            }
+        }
+    }
+    out += '"';
+}
+
+std::string quotedName(std::string_view text)
+{
     constexpr std::size_t kLongest = 200;
     std::size_t end = std::min(text.size(), kLongest);
     while (end < text.size() && end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
         --end; // never split a UTF-8 sequence
-    std::string out = "\"";
-    for (std::size_t i = 0; i < end; ++i) {
-        const char c = text[i];
-        const auto byte = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (byte < 0x20 || byte == 0x7F) {
-            out += "\\u00";
-            out += kHex[byte >> 4];
-            out += kHex[byte & 0xF];
-        } else {
-            out += c;
-        }
-    }
-    out += '"';
+    std::string out;
+    appendJsonString(out, text.substr(0, end));
     if (end < text.size())
         out += "... (" + std::to_string(text.size()) + " bytes)";
     return out;

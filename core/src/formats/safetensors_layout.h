@@ -37,8 +37,11 @@ struct SafetensorsLayout {
 // JSON keys, which the format forbids but serde_json's flattened map would silently collapse.
 SafetensorsLayout parseSafetensorsLayout(std::string_view bytes, const std::string& sourceName);
 
-// `text` in double quotes with JSON escapes (so a name holding a newline keeps an error message on
-// one line), shortened to about 200 bytes.
+// Appends `text` as a JSON string the way serde_json (the reference safetensors writer) escapes it:
+// quotes, backslashes and control characters below 0x20 only (\n, \t, ... and \u00XX; 0x7F stays).
+void appendJsonString(std::string& out, std::string_view text);
+// `text` as appendJsonString writes it (so a name holding a newline keeps an error message on one
+// line), shortened to about 200 bytes.
 std::string quotedName(std::string_view text);
 // A dumped JSON value as it appears in an error message: shortened to about 80 bytes.
 std::string brief(const std::string& dumpedJson);

@@ -1,5 +1,8 @@
 #include "model/bench_timing.h"
 
+#include <fstream>
+#include <string>
+
 #include <algorithm>
 #include <chrono>
 
@@ -32,23 +35,42 @@ void synchronise(const at::Tensor& value)
         value.sum().item<double>(); // waits for the queued kernels
 }
 
-GemmProbe::GemmProbe(std::int64_t m, std::int64_t k, std::int64_t n, const at::TensorOptions& options)
-    : m_(m), k_(k), n_(n)
+GemmProbe::GemmProbe(std::int64_t m, std::int64_t k, std::int64_t n, const at::TensorOptions& options,
+                     bool keepOperands)
+    : m_(m), k_(k), n_(n), options_(options), keepOperands_(keepOperands)
 {
     at::NoGradGuard noGrad;
-    left_ = at::randn({m, k}, options);  // [m, k]
-    right_ = at::randn({k, n}, options); // [k, n]
-    product_ = at::mm(left_, right_);    // [m, n], also the warm-up
+    allocate();
+    product_ = at::mm(left_, right_); // [m, n], also the warm-up
     synchronise(product_);
+    if (!keepOperands_)
+        release();
+}
+
+void GemmProbe::allocate()
+{
+    left_ = at::randn({m_, k_}, options_);     // [m, k]
+    right_ = at::randn({k_, n_}, options_);    // [k, n]
+    product_ = at::empty({m_, n_}, options_);  // [m, n]
+}
+
+void GemmProbe::release()
+{
+    left_ = right_ = product_ = at::Tensor();
 }
 
 double GemmProbe::timeOnce()
 {
     at::NoGradGuard noGrad;
-    return secondsOf([&] {
+    if (!keepOperands_)
+        allocate(); // outside the timed product
+    const double seconds = secondsOf([&] {
         at::mm_out(product_, left_, right_);
         synchronise(product_);
     });
+    if (!keepOperands_)
+        release();
+    return seconds;
 }
 
 double GemmProbe::gflops(double seconds) const
@@ -69,6 +91,31 @@ double medianGemmGflops(std::int64_t m, std::int64_t k, std::int64_t n, const at
     for (int i = 0; i < repeats; ++i)
         seconds.push_back(probe.timeOnce());
     return probe.gflops(median(seconds));
+}
+
+namespace {
+
+std::int64_t statusKilobytes(const char* field)
+{
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    const std::string prefix = std::string(field) + ":";
+    while (std::getline(status, line))
+        if (line.rfind(prefix, 0) == 0)
+            return std::stoll(line.substr(prefix.size())) * 1024;
+    return -1;
+}
+
+} // namespace
+
+std::int64_t residentBytes()
+{
+    return statusKilobytes("VmRSS");
+}
+
+std::int64_t peakResidentBytes()
+{
+    return statusKilobytes("VmHWM");
 }
 
 } // namespace sp::model

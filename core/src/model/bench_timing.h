@@ -16,6 +16,11 @@ double secondsOf(const std::function<void()>& work);
 double median(std::vector<double> values);         // 0 for none
 double minimum(const std::vector<double>& values); // 0 for none
 
+// This process's resident memory now (VmRSS) and at its peak so far (VmHWM), from /proc/self/status;
+// -1 where unreadable. Mapped file pages a process has touched count, as they do for the OOM killer.
+std::int64_t residentBytes();
+std::int64_t peakResidentBytes();
+
 // Waits for the kernels queued on `value`'s device (a no-op on the CPU).
 void synchronise(const at::Tensor& value);
 
@@ -23,13 +28,20 @@ void synchronise(const at::Tensor& value);
 // benchmark can interleave it with the work it compares it to (both then see the same machine load).
 class GemmProbe {
 public:
-    GemmProbe(std::int64_t m, std::int64_t k, std::int64_t n, const at::TensorOptions& options);
+    // keepOperands false: the operands exist only while one product is timed, so that they do not add to
+    // the peak memory of the work the probe is interleaved with (bench model's peak RSS).
+    GemmProbe(std::int64_t m, std::int64_t k, std::int64_t n, const at::TensorOptions& options,
+              bool keepOperands = true);
     double timeOnce();                   // seconds of one product, the device waited for
     double gflops(double seconds) const; // 2·m·k·n floating-point operations in `seconds`
     std::string shape() const;           // "MxKxN"
 
 private:
+    void allocate();
+    void release();
     std::int64_t m_, k_, n_;
+    at::TensorOptions options_;
+    bool keepOperands_ = true;
     at::Tensor left_;    // [m, k]
     at::Tensor right_;   // [k, n]
     at::Tensor product_; // [m, n]

@@ -1,6 +1,7 @@
 #include "model/causal_lm.h"
 
 #include "model/causal_lm_impl.h"
+#include "model/decoder_blocks.h"
 #include "softprompt/error.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -11,44 +12,27 @@ namespace sp::model {
 
 namespace {
 
+// Elements drawn at a time for a large half-precision random matrix (16 MB of float32).
+constexpr std::int64_t kRandomDrawChunk = std::int64_t(4) << 20;
+
 std::string lengthText(std::int64_t value)
 {
     return std::to_string(value);
 }
 
-// input [N, in] times weight [out, in] transposed, plus bias: [N, out]. A single row goes through
-// GEMV, which streams the weight once; GEMM would first pack all of it (3x slower when decoding).
-at::Tensor project(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias = {})
-{
-    if (input.size(0) == 1) {
-        const at::Tensor row = at::mv(weight, input[0]); // [out]
-        return (bias.defined() ? row + bias : row).unsqueeze(0);
-    }
-    return bias.defined() ? at::linear(input, weight, bias) : at::linear(input, weight);
-}
-
-// The same for GPT-2's Conv1D layout, weight [in, out].
-at::Tensor conv1d(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias)
-{
-    if (input.size(0) == 1)
-        return (at::mv(weight.t(), input[0]) + bias).unsqueeze(0);
-    return at::addmm(bias, input, weight);
-}
-
-at::Tensor catDefined(const std::vector<at::Tensor>& parts)
-{
-    return parts.front().defined() ? at::cat(parts, 0) : at::Tensor();
-}
-
 // The causal mask over [past, new] keys: query t (at index P + t) sees keys 0..P+t that the
-// attention mask allows, and always itself, so padded rows stay finite.
-AttentionMask allowedKeys(const at::Tensor& keyMask, std::int64_t pastLength, std::int64_t newLength)
+// attention mask allows, and always itself, so padded rows stay finite. With a `window`, only keys
+// less than `window` indices back (transformers' sliding-window overlay: kv > q - window).
+AttentionMask allowedKeys(const at::Tensor& keyMask, std::int64_t pastLength, std::int64_t newLength,
+                          std::int64_t window = 0)
 {
     const std::int64_t span = pastLength + newLength;
     const at::TensorOptions longOptions = at::TensorOptions().dtype(at::kLong).device(keyMask.device());
     const at::Tensor keyIndex = at::arange(span, longOptions).view({1, span});                    // [1, S]
     const at::Tensor queryIndex = at::arange(pastLength, span, longOptions).view({newLength, 1}); // [T, 1]
-    const at::Tensor causal = keyIndex <= queryIndex;                                             // [T, S]
+    at::Tensor causal = keyIndex <= queryIndex; // [T, S]
+    if (window > 0)
+        causal = causal & (keyIndex > queryIndex - window);
     const at::Tensor self = keyIndex == queryIndex;                                               // [T, S]
     const at::Tensor allowed = (causal.unsqueeze(0) & keyMask.unsqueeze(1)) | self.unsqueeze(0);  // [B, T, S]
     AttentionMask mask;
@@ -57,119 +41,37 @@ AttentionMask allowedKeys(const at::Tensor& keyMask, std::int64_t pastLength, st
     return mask;
 }
 
-at::Tensor pastFor(const at::Tensor& past, std::int64_t batch)
-{
-    return past.size(0) == batch ? past : past.expand({batch, -1, -1, -1});
-}
-
-struct LayerContext {
-    std::int64_t batch = 0;
-    std::int64_t length = 0;
-    const at::Tensor* pastKeys = nullptr;   // [B or 1, Hkv, P, Dh]
-    const at::Tensor* pastValues = nullptr; // [B or 1, Hkv, P, Dh]
-    const AttentionMask* mask = nullptr;
-    const RotaryTables* rotary = nullptr;
-    KVCache* cacheOut = nullptr;
-};
-
-// Joins the past with the new keys/values and records them in the output cache when asked.
-void joinPast(const LayerContext& context, at::Tensor& keys, at::Tensor& values)
-{
-    if (context.pastKeys) {
-        keys = at::cat({pastFor(*context.pastKeys, context.batch), keys}, 2);       // [B, Hkv, S, Dh]
-        values = at::cat({pastFor(*context.pastValues, context.batch), values}, 2); // [B, Hkv, S, Dh]
-    } else {
-        keys = keys.contiguous();
-        values = values.contiguous();
-    }
-    if (context.cacheOut) {
-        context.cacheOut->keys.push_back(keys);
-        context.cacheOut->values.push_back(values);
-    }
-}
-
-at::Tensor gpt2Attention(const CausalLM::Impl& model, const DecoderLayer& layer, const at::Tensor& hidden,
-                         const LayerContext& context)
-{
-    const ModelConfig& config = model.config;
-    const std::int64_t heads = config.numHeads;
-    const std::int64_t headDim = config.headDim;
-    const at::Tensor qkv = conv1d(hidden, layer.attentionWeight, layer.attentionBias) // [B*T, 3d]
-                               .view({context.batch, context.length, 3, heads, headDim})
-                               .permute({2, 0, 3, 1, 4}); // [3, B, H, T, Dh]
-    const at::Tensor queries = qkv[0];                    // [B, H, T, Dh]
-    at::Tensor keys = qkv[1];                             // [B, H, T, Dh]
-    at::Tensor values = qkv[2];                           // [B, H, T, Dh]
-    joinPast(context, keys, values);
-    const at::Tensor attended = groupedAttention(queries, keys, values, *context.mask,
-                                                 1.0 / std::sqrt(double(headDim))); // [B, H, T, Dh]
-    const at::Tensor merged =
-        attended.transpose(1, 2).reshape({context.batch * context.length, heads * headDim});
-    return conv1d(merged, layer.attentionOutWeight, layer.attentionOutBias); // [B*T, d]
-}
-
-at::Tensor llamaAttention(const CausalLM::Impl& model, const DecoderLayer& layer, const at::Tensor& hidden,
-                          const LayerContext& context)
-{
-    const ModelConfig& config = model.config;
-    const std::int64_t heads = config.numHeads;
-    const std::int64_t kvHeads = config.numKeyValueHeads;
-    const std::int64_t headDim = config.headDim;
-    at::Tensor projected; // [B*T, (H + 2 Hkv) * Dh]
-    if (layer.qkvWeight.defined())
-        projected = project(hidden, layer.qkvWeight, layer.qkvBias);
-    else
-        projected = project(hidden, at::cat({layer.qWeight, layer.kWeight, layer.vWeight}, 0),
-                            catDefined({layer.qBias, layer.kBias, layer.vBias}));
-    // split (not narrow): its backward concatenates the gradients instead of zero-filling a full
-    // tensor per slice.
-    const std::vector<at::Tensor> parts =
-        projected.view({context.batch, context.length, heads + 2 * kvHeads, headDim})
-            .split_with_sizes({heads, kvHeads, kvHeads}, 2); // [B, T, H|Hkv|Hkv, Dh]
-    const at::Tensor queries = applyRotary(parts[0].transpose(1, 2), *context.rotary); // [B, H, T, Dh]
-    at::Tensor keys = applyRotary(parts[1].transpose(1, 2), *context.rotary);          // [B, Hkv, T, Dh]
-    at::Tensor values = parts[2].transpose(1, 2);                                      // [B, Hkv, T, Dh]
-    joinPast(context, keys, values);
-    const at::Tensor attended = groupedAttention(queries, keys, values, *context.mask,
-                                                 std::pow(double(headDim), -0.5)); // [B, H, T, Dh]
-    const at::Tensor merged =
-        attended.transpose(1, 2).reshape({context.batch * context.length, heads * headDim});
-    return project(merged, layer.oWeight, layer.oBias); // [B*T, d]
-}
-
-at::Tensor gpt2Mlp(const CausalLM::Impl& model, const DecoderLayer& layer, const at::Tensor& hidden)
-{
-    const at::Tensor inner =
-        applyActivation(model.activation, conv1d(hidden, layer.fcWeight, layer.fcBias)); // [B*T, I]
-    return conv1d(inner, layer.mlpOutWeight, layer.mlpOutBias);                          // [B*T, d]
-}
-
-at::Tensor llamaMlp(const CausalLM::Impl& model, const DecoderLayer& layer, const at::Tensor& hidden)
-{
-    const std::int64_t inner = model.config.intermediateSize;
-    at::Tensor gateUp; // [B*T, 2 I]
-    if (layer.gateUpWeight.defined())
-        gateUp = project(hidden, layer.gateUpWeight, layer.gateUpBias);
-    else
-        gateUp = project(hidden, at::cat({layer.gateWeight, layer.upWeight}, 0),
-                         catDefined({layer.gateBias, layer.upBias}));
-    const std::vector<at::Tensor> halves = gateUp.split(inner, 1);                     // [B*T, I] each
-    const at::Tensor gated = applyActivation(model.activation, halves[0]) * halves[1]; // [B*T, I]
-    return project(gated, layer.downWeight, layer.downBias);                           // [B*T, d]
-}
-
 } // namespace
 
 // ---- KVCache ---------------------------------------------------------------------------------
 
 std::int64_t KVCache::length() const
 {
-    return keys.empty() ? 0 : keys.front().size(2);
+    return sharedLength() + (keys.empty() ? 0 : keys.front().size(2));
+}
+
+KVCache KVCache::asSharedPrefix() const
+{
+    if (!sharedKeys.empty()) {
+        if (keys.empty())
+            return *this;
+        throw Error("a KV cache that continues a shared prefix cannot itself become the shared prefix");
+    }
+    KVCache shared;
+    for (std::size_t layer = 0; layer < keys.size(); ++layer) {
+        if (keys[layer].size(0) != 1)
+            throw Error("a shared prefix cache must have batch 1, not " + lengthText(keys[layer].size(0)));
+        shared.sharedKeys.push_back(keys[layer]);
+        shared.sharedValues.push_back(values[layer]);
+    }
+    return shared;
 }
 
 KVCache KVCache::expandedTo(std::int64_t batch) const
 {
     KVCache expanded;
+    expanded.sharedKeys = sharedKeys; // serves every batch as it is
+    expanded.sharedValues = sharedValues;
     for (std::size_t layer = 0; layer < keys.size(); ++layer) {
         const std::int64_t current = keys[layer].size(0);
         if (current != batch && current != 1)
@@ -193,18 +95,35 @@ std::shared_ptr<CausalLM> CausalLM::fromImpl(std::unique_ptr<Impl> impl)
 
 std::shared_ptr<CausalLM> CausalLM::createRandom(const ModelConfig& config, std::uint64_t seed,
                                                  at::Device device, at::ScalarType dtype,
-                                                 const RandomInit& init)
+                                                 const RandomInit& init, HalfCompute compute)
 {
     configureCpuThreads();
     auto impl = std::make_unique<Impl>();
     impl->config = config;
     impl->device = device;
-    impl->dtype = dtype;
+    impl->choosePrecision(dtype, compute);
     impl->validateConfig();
     impl->prepare();
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
     const double residualScale = 1.0 / std::sqrt(2.0 * double(config.numLayers));
     for (ParameterSlot& slot : impl->parameterSlots()) {
+        const at::ScalarType stored = impl->storageDtype(slot.shape);
+        const std::int64_t rowSize = slot.shape.size() == 2 ? slot.shape[1] : 0;
+        if (device.is_cpu() && stored != at::kFloat && stored != at::kDouble && slot.init == InitKind::Normal &&
+            rowSize > 0 && rowSize % 16 == 0 && slot.shape.front() * rowSize > kRandomDrawChunk) {
+            // A large half-precision matrix is drawn in float32 row blocks, so that no float32 copy of
+            // it exists (2 GB for a 128k x 4096 head). Blocks of whole 16-value groups draw exactly the
+            // values one draw over the whole matrix would (torch fills normals 16 at a time).
+            *slot.tensor = at::empty(slot.shape, at::TensorOptions().dtype(stored));
+            const std::int64_t rows = std::max<std::int64_t>(1, kRandomDrawChunk / rowSize);
+            const double deviation = init.weightStd * (slot.residualProjection ? residualScale : 1.0);
+            for (std::int64_t start = 0; start < slot.shape.front(); start += rows) {
+                const std::int64_t count = std::min(rows, slot.shape.front() - start);
+                slot.tensor->narrow(0, start, count)
+                    .copy_(at::empty({count, rowSize}, at::kFloat).normal_(0.0, deviation, generator));
+            }
+            continue;
+        }
         at::Tensor value = at::empty(slot.shape, at::kFloat); // drawn on the CPU: the same on every device
         switch (slot.init) {
         case InitKind::Normal:
@@ -223,7 +142,7 @@ std::shared_ptr<CausalLM> CausalLM::createRandom(const ModelConfig& config, std:
                 value.fill_(1.0);
             break;
         }
-        *slot.tensor = value.to(device, dtype);
+        *slot.tensor = value.to(device, stored);
     }
     impl->tieHead();
     impl->fuseProjections();
@@ -247,6 +166,11 @@ at::ScalarType CausalLM::dtype() const
     return impl_->dtype;
 }
 
+at::ScalarType CausalLM::weightDtype() const
+{
+    return impl_->weightDtype;
+}
+
 std::int64_t CausalLM::maxPositions() const
 {
     return impl_->config.maxPositionEmbeddings;
@@ -268,7 +192,7 @@ at::Tensor CausalLM::embed(const at::Tensor& ids) const
                         " is outside this model's vocabulary of " + lengthText(vocab) +
                         " tokens; the tokenizer does not match the model");
     }
-    return at::embedding(impl_->tokenEmbedding, ids.to(impl_->device, at::kLong)); // [B, T, d]
+    return impl_->family->embedTokens(*impl_, ids.to(impl_->device, at::kLong)).to(impl_->dtype); // [B, T, d]
 }
 
 void CausalLM::checkSequenceLength(std::int64_t totalTokens, const std::string& what) const
@@ -278,7 +202,7 @@ void CausalLM::checkSequenceLength(std::int64_t totalTokens, const std::string& 
         throw Error(what + " = " + lengthText(totalTokens) + " tokens, more than this " + config.modelType +
                     " model's window of " + lengthText(config.maxPositionEmbeddings) +
                     " positions (max_position_embeddings); shorten the context or the query");
-    if (config.slidingWindow && totalTokens > *config.slidingWindow)
+    if (config.slidingWindow && totalTokens > *config.slidingWindow && !impl_->family->masksSlidingWindow())
         throw Error(what + " = " + lengthText(totalTokens) + " tokens, more than this " + config.modelType +
                     " model's sliding attention window of " + lengthText(*config.slidingWindow) +
                     " tokens; beyond the window the model attends only to recent tokens, which the workbench "
@@ -303,13 +227,17 @@ ForwardOutput CausalLM::forward(const ForwardInput& input) const
     const std::int64_t pastLength = past ? past->length() : 0;
     const std::int64_t span = pastLength + length;
     if (past) {
-        if (std::int64_t(past->keys.size()) != config.numLayers || past->values.size() != past->keys.size())
-            throw Error("forward: the KV cache has " + lengthText(std::int64_t(past->keys.size())) +
+        const bool ownLayersMatch = past->keys.empty() || std::int64_t(past->keys.size()) == config.numLayers;
+        if (std::int64_t(past->layerCount()) != config.numLayers || !ownLayersMatch ||
+            past->values.size() != past->keys.size() || past->sharedValues.size() != past->sharedKeys.size())
+            throw Error("forward: the KV cache has " + lengthText(std::int64_t(past->layerCount())) +
                         " layers, the model " + lengthText(config.numLayers));
-        const std::int64_t pastBatch = past->keys.front().size(0);
+        const std::int64_t pastBatch = past->keys.empty() ? 1 : past->keys.front().size(0);
         if (pastBatch != batch && pastBatch != 1)
             throw Error("forward: a KV cache for batch " + lengthText(pastBatch) + " cannot serve batch " +
                         lengthText(batch));
+        if (!past->sharedKeys.empty() && past->sharedKeys.front().size(0) != 1)
+            throw Error("forward: a shared prefix cache must have batch 1");
     }
 
     at::Tensor keyMask; // [B, S] bool
@@ -341,45 +269,40 @@ ForwardOutput CausalLM::forward(const ForwardInput& input) const
     checkSequenceLength(span, "the sequence (past " + lengthText(pastLength) + " + new " +
                                   lengthText(length) + ")");
 
+    const ModelFamily& family = *model.family;
     const AttentionMask mask = allowedKeys(keyMask, pastLength, length);
-    at::Tensor hidden = embeds.to(model.device, model.dtype); // [B, T, d]
-    RotaryTables rotary;
-    if (model.isGpt2())
-        hidden = hidden + at::embedding(model.positionEmbedding, positions);
-    else
-        rotary = rotaryTables(model.inverseFrequencies, positions, model.dtype);
-    hidden = hidden.reshape({batch * length, config.hiddenSize}); // [B*T, d]
+    // Sliding-window layers get their own mask once the keys reach past the window.
+    AttentionMask slidingMask;
+    if (family.masksSlidingWindow() && config.slidingWindow && span > *config.slidingWindow)
+        slidingMask = allowedKeys(keyMask, pastLength, length, *config.slidingWindow);
+    std::vector<RotaryTables> rotary;
+    for (const RotaryEmbedding& embedding : model.rotary)
+        rotary.push_back(embedding.tables(positions, lastPosition, model.dtype));
+    at::Tensor hidden = family.inputHidden(model, embeds.to(model.device, model.dtype), positions); // [B*T, d]
 
     ForwardOutput output;
     LayerContext context;
     context.batch = batch;
     context.length = length;
     context.mask = &mask;
+    context.slidingMask = slidingMask.allowed.defined() ? &slidingMask : &mask;
     context.rotary = &rotary;
     context.cacheOut = input.returnCache ? &output.cache : nullptr;
-    const double epsilon = config.normEpsilon;
-    const std::vector<std::int64_t> normShape{config.hiddenSize};
     for (std::size_t index = 0; index < model.layers.size(); ++index) {
-        const DecoderLayer& layer = model.layers[index];
-        context.pastKeys = past ? &past->keys[index] : nullptr;
-        context.pastValues = past ? &past->values[index] : nullptr;
-        if (model.isGpt2()) {
-            const at::Tensor normed =
-                at::layer_norm(hidden, normShape, layer.inputNormWeight, layer.inputNormBias, epsilon);
-            hidden = hidden + gpt2Attention(model, layer, normed, context);
-            const at::Tensor normedAgain =
-                at::layer_norm(hidden, normShape, layer.postNormWeight, layer.postNormBias, epsilon);
-            hidden = hidden + gpt2Mlp(model, layer, normedAgain);
-        } else {
-            hidden = hidden +
-                     llamaAttention(model, layer, rmsNorm(hidden, layer.inputNormWeight, epsilon), context);
-            hidden = hidden + llamaMlp(model, layer, rmsNorm(hidden, layer.postNormWeight, epsilon));
-        }
+        const bool shared = past && !past->sharedKeys.empty();
+        const bool own = past && !past->keys.empty();
+        context.sharedKeys = shared ? &past->sharedKeys[index] : nullptr;
+        context.sharedValues = shared ? &past->sharedValues[index] : nullptr;
+        context.pastKeys = own ? &past->keys[index] : nullptr;
+        context.pastValues = own ? &past->values[index] : nullptr;
+        hidden = family.layer(model, index, hidden, context); // [B*T, d]
     }
-    hidden = model.isGpt2()
-                 ? at::layer_norm(hidden, normShape, model.finalNormWeight, model.finalNormBias, epsilon)
-                 : rmsNorm(hidden, model.finalNormWeight, epsilon);
+    hidden = family.finalNorm(model, hidden);
     hidden = hidden.view({batch, length, config.hiddenSize}); // [B, T, d]
+    if (input.hiddenOnly) {
+        output.hidden = hidden;
+        return output;
+    }
     if (input.logitIndices.defined()) {
         const at::Tensor indices = input.logitIndices.to(model.device, at::kLong); // [B, N]
         if (indices.dim() != 2 || indices.size(0) != batch)
@@ -387,12 +310,17 @@ ForwardOutput CausalLM::forward(const ForwardInput& input) const
         hidden = hidden.gather(
             1, indices.unsqueeze(-1).expand({batch, indices.size(1), config.hiddenSize})); // [B, N, d]
     }
-    const at::ScalarType logitType = model.dtype == at::kDouble ? at::kDouble : at::kFloat;
     const std::int64_t rows = hidden.size(1);
-    output.logits = project(hidden.reshape({batch * rows, config.hiddenSize}), model.lmHead)
-                        .view({batch, rows, config.vocabSize})
-                        .to(logitType); // [B, T or N, V]
+    output.logits = logitsFromHidden(hidden.reshape({batch * rows, config.hiddenSize}))
+                        .view({batch, rows, config.vocabSize}); // [B, T or N, V]
     return output;
+}
+
+at::Tensor CausalLM::logitsFromHidden(const at::Tensor& hidden) const
+{
+    const Impl& model = *impl_;
+    const at::ScalarType logitType = model.dtype == at::kDouble ? at::kDouble : at::kFloat;
+    return model.family->finishLogits(model, project(hidden.to(model.dtype), model.lmHead)).to(logitType); // [N, V]
 }
 
 ForwardOutput CausalLM::forwardIds(const at::Tensor& ids, const KVCache* past, bool returnCache) const
@@ -432,6 +360,13 @@ void CausalLM::setTrainable(bool trainable)
     if (trainable == model.trainable)
         return;
     if (trainable) {
+        if (model.weightDtype != model.dtype)
+            throw Error("half-precision weights with float32 compute cannot be trained; load the model in "
+                        "float32 to train its weights");
+        if (model.weightsMapped) // views of the read-only file mapping: train private copies
+            for (ParameterSlot& slot : model.parameterSlots())
+                *slot.tensor = slot.tensor->clone();
+        model.weightsMapped = false;
         model.unfuseProjections();
         model.trainable = true;
         for (ParameterSlot& slot : model.parameterSlots())

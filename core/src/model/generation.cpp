@@ -1,5 +1,7 @@
 #include "model/generation.h"
 
+#include "model/family.h"
+
 #include "softprompt/error.h"
 
 #include <algorithm>
@@ -14,9 +16,7 @@ std::vector<std::int64_t> greedyDecode(const CausalLM& model, const std::vector<
     const std::int64_t promptLength = std::int64_t(promptIds.size());
     model.checkSequenceLength(promptLength, "the prompt");
     c10::InferenceMode inference;
-    std::int64_t window = model.maxPositions();
-    if (model.config().slidingWindow)
-        window = std::min(window, *model.config().slidingWindow);
+    const std::int64_t window = longestSequence(model.config());
     const std::int64_t room = window - promptLength;
     const std::int64_t steps = std::min<std::int64_t>(maxNewTokens, room);
     std::vector<std::int64_t> generated;

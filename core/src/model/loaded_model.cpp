@@ -1,5 +1,6 @@
 #include "model/loaded_model.h"
 
+#include "model/family.h"
 #include "model/model_identity.h"
 #include "softprompt/error.h"
 #include "softprompt/paths.h"
@@ -21,7 +22,35 @@ double secondsSince(std::chrono::steady_clock::time_point start)
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// Throws sp::Error, saying what to do, when the model would not fit in the memory that is free: an
+// out-of-memory kill halfway through loading loses the user's session.
+void refuseIfTooLarge(const std::string& folder, const ModelLoadOptions& options)
+{
+    const MemoryEstimate estimate = estimateModelMemory(folder, options);
+    if (estimate.fits())
+        return;
+    std::string advice;
+    if (parseDtype(options.dtype) == at::kFloat) {
+        ModelLoadOptions half = options;
+        half.dtype = "bfloat16";
+        const MemoryEstimate halfEstimate = estimateModelMemory(folder, half);
+        advice = halfEstimate.fits()
+                     ? "load it with --dtype bfloat16 (the model bar's dtype), which needs about " +
+                           formatBytes(halfEstimate.requiredBytes) + ", or "
+                     : "even in bfloat16 it needs about " + formatBytes(halfEstimate.requiredBytes) + "; ";
+    }
+    throw Error(fileError(folder, "needs about " + formatBytes(estimate.requiredBytes) + " of memory in " +
+                                      estimate.dtype + " (weights " + formatBytes(estimate.weightBytes) +
+                                      " + " + formatBytes(estimate.workingBytes) +
+                                      " to run), but only " + formatBytes(estimate.availableBytes) +
+                                      " are free (" + estimate.availableSource + "). Not loaded: " + advice +
+                                      "close other programs, or use a machine with more memory"));
+}
+
 } // namespace
+
+// The summary fields that come from the model itself.
+void describe(const CausalLM& model, ModelSummary& summary);
 
 at::Device parseDevice(const std::string& name)
 {
@@ -111,8 +140,12 @@ std::shared_ptr<LoadedModel> LoadedModel::load(const std::string& pathOrDemo, co
     const at::ScalarType dtype = parseDtype(options.dtype);
     const std::string folder = resolveModelFolder(pathOrDemo);
 
+    const HalfCompute compute = halfComputeFromName(options.halfCompute);
+    if (device.is_cpu())
+        refuseIfTooLarge(folder, options);
+
     const auto loadStart = std::chrono::steady_clock::now();
-    std::shared_ptr<CausalLM> model = CausalLM::loadFolder(folder, device, dtype);
+    std::shared_ptr<CausalLM> model = CausalLM::loadFolder(folder, device, dtype, compute);
     std::optional<Tokenizer> tokenizer;
     std::error_code error;
     if (fs::exists(fs::path(folder) / "tokenizer.json", error))
@@ -125,28 +158,48 @@ std::shared_ptr<LoadedModel> LoadedModel::load(const std::string& pathOrDemo, co
     summary.identity = modelIdentity(folder, weightFiles);
     const double identitySeconds = secondsSince(identityStart);
 
-    const ModelConfig& config = model->config();
     summary.name = pathOrDemo == "demo" ? std::string("demo") : fs::path(folder).filename().string();
     summary.path = folder;
-    summary.modelType = config.modelType;
-    std::int64_t parameters = 0;
-    for (const auto& [name, tensor] : model->namedParameters())
-        parameters += tensor.numel();
-    summary.parameterCount = parameters;
-    summary.contextWindow = config.slidingWindow
-                                ? std::min(config.maxPositionEmbeddings, *config.slidingWindow)
-                                : config.maxPositionEmbeddings;
-    summary.vocabSize = config.vocabSize;
-    summary.hiddenSize = config.hiddenSize;
-    summary.numLayers = config.numLayers;
-    summary.numHeads = config.numHeads;
-    summary.device = device.str();
-    summary.dtype = dtypeLabel(dtype);
+    describe(*model, summary);
 
     auto loaded = std::make_shared<LoadedModel>(std::move(model), std::move(tokenizer), std::move(summary));
     loaded->loadSeconds_ = loadSeconds;
     loaded->identitySeconds_ = identitySeconds;
     return loaded;
+}
+
+std::shared_ptr<LoadedModel> LoadedModel::createRandom(const ModelConfig& config, const std::string& name,
+                                                       const ModelLoadOptions& options, std::uint64_t seed)
+{
+    const at::Device device = parseDevice(options.device);
+    const auto start = std::chrono::steady_clock::now();
+    std::shared_ptr<CausalLM> model = CausalLM::createRandom(config, seed, device, parseDtype(options.dtype), {},
+                                                             halfComputeFromName(options.halfCompute));
+    ModelSummary summary;
+    summary.name = name;
+    summary.identity = name + " seed " + std::to_string(seed);
+    describe(*model, summary);
+    auto loaded = std::make_shared<LoadedModel>(std::move(model), std::nullopt, std::move(summary));
+    loaded->loadSeconds_ = secondsSince(start);
+    return loaded;
+}
+
+void describe(const CausalLM& model, ModelSummary& summary)
+{
+    const ModelConfig& config = model.config();
+    summary.modelType = config.modelType;
+    std::int64_t parameters = 0;
+    for (const auto& [name, tensor] : model.namedParameters())
+        parameters += tensor.numel();
+    summary.parameterCount = parameters;
+    summary.contextWindow = longestSequence(config);
+    summary.vocabSize = config.vocabSize;
+    summary.hiddenSize = config.hiddenSize;
+    summary.numLayers = config.numLayers;
+    summary.numHeads = config.numHeads;
+    summary.device = model.device().str();
+    summary.dtype = dtypeLabel(model.weightDtype());
+    summary.computeDtype = dtypeLabel(model.dtype());
 }
 
 const Tokenizer& LoadedModel::tokenizer() const

@@ -15,11 +15,13 @@ public:
     // `pathOrDemo`: a Hugging Face folder or "demo". The tokenizer is optional (a folder with
     // only weights still runs forward passes); tokenizer() then throws saying so.
     static std::shared_ptr<LoadedModel> load(const std::string& pathOrDemo, const ModelLoadOptions& options);
+    // A seeded random model of `config` made in memory (benchmarks); `name` names it in the summary.
+    static std::shared_ptr<LoadedModel> createRandom(const ModelConfig& config, const std::string& name,
+                                                     const ModelLoadOptions& options, std::uint64_t seed);
     LoadedModel(std::shared_ptr<CausalLM> model, std::optional<Tokenizer> tokenizer, ModelSummary summary);
 
     const CausalLM& model() const { return *model_; }
     std::shared_ptr<CausalLM> causalLM() const { return model_; }
-    bool hasTokenizer() const { return tokenizer_.has_value(); }
     const Tokenizer& tokenizer() const;
     const ModelSummary& summary() const { return summary_; }
     double loadSeconds() const { return loadSeconds_; }

@@ -39,13 +39,13 @@ at::Tensor randomIds(std::int64_t length, std::int64_t vocab, std::uint64_t seed
 
 } // namespace
 
-ModelBenchmark benchmarkModel(const ModelHandle& handle, int prefillTokens, int decodeTokens)
+ModelBenchmark benchmarkModel(const ModelHandle& handle, int prefillTokens, int decodeTokens, int prefillRepeats)
 {
     const model::LoadedModel& loaded = handle.impl();
     const model::CausalLM& model = loaded.model();
     const ModelConfig& config = model.config();
-    if (prefillTokens < 1 || decodeTokens < 1)
-        throw Error("the prefill and decode lengths must be at least 1");
+    if (prefillTokens < 1 || decodeTokens < 0 || prefillRepeats < 1)
+        throw Error("the prefill length and repeats must be at least 1, the decode length at least 0");
     const std::int64_t window = loaded.summary().contextWindow;
     const std::int64_t length = std::min<std::int64_t>(prefillTokens, window);
     c10::InferenceMode inference;
@@ -63,18 +63,20 @@ ModelBenchmark benchmarkModel(const ModelHandle& handle, int prefillTokens, int 
     lastOnly.positions = at::arange(length, longOptions).unsqueeze(0);            // [1, T]
     lastOnly.attentionMask = at::ones({1, length}, longOptions.dtype(at::kBool)); // [1, T]
     lastOnly.logitIndices = at::full({1, 1}, length - 1, longOptions); // generation needs the last only
-    model::synchronise(model.forward(lastOnly).logits); // warm-up: allocator, thread pool, page faults
+    if (prefillRepeats > 1)
+        model::synchronise(model.forward(lastOnly).logits); // warm-up: allocator, thread pool, page faults
 
     // The machine's GEMM rate on the MLP's own shape [T, d] x [d, I] in the model's dtype,
     // interleaved with the prefills so that both see the same machine load; best of each.
     model::GemmProbe gemm(length, config.hiddenSize, config.intermediateSize,
-                          at::TensorOptions().dtype(model.dtype()).device(model.device()));
+                          at::TensorOptions().dtype(model.dtype()).device(model.device()), /*keepOperands=*/false);
     std::vector<double> prefillTimes, gemmTimes;
     const auto measureStart = std::chrono::steady_clock::now();
     auto measuredSeconds = [&] {
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - measureStart).count();
     };
-    while (prefillTimes.size() < 3 || (measuredSeconds() < 3.0 && prefillTimes.size() < 20)) {
+    while (prefillTimes.size() < std::size_t(prefillRepeats) ||
+           (prefillRepeats > 1 && measuredSeconds() < 3.0 && prefillTimes.size() < 20)) {
         prefillTimes.push_back(model::secondsOf([&] { model::synchronise(model.forward(lastOnly).logits); }));
         for (int repeat = 0; repeat < 3; ++repeat)
             gemmTimes.push_back(gemm.timeOnce());
@@ -85,10 +87,15 @@ ModelBenchmark benchmarkModel(const ModelHandle& handle, int prefillTokens, int 
     result.prefillGflopPerSecond = result.prefillGflop / result.prefillSeconds;
     result.gemmGflopPerSecond = gemm.gflops(model::minimum(gemmTimes));
     result.gemmShape = gemm.shape();
-    std::vector<double> allLogitsTimes;
-    for (int repeat = 0; repeat < 2; ++repeat)
-        allLogitsTimes.push_back(model::secondsOf([&] { model::synchronise(model.forwardIds(ids).logits); }));
-    result.prefillAllLogitsTokensPerSecond = double(length) / model::minimum(allLogitsTimes);
+    if (prefillRepeats > 1) { // a single-repeat run (large models) skips the all-logits variant
+        std::vector<double> allLogitsTimes;
+        for (int repeat = 0; repeat < 2; ++repeat)
+            allLogitsTimes.push_back(
+                model::secondsOf([&] { model::synchronise(model.forwardIds(ids).logits); }));
+        result.prefillAllLogitsTokensPerSecond = double(length) / model::minimum(allLogitsTimes);
+    }
+    if (decodeTokens == 0)
+        return result;
 
     // Decode: a 128-token prompt, then one token at a time through the KV cache.
     const std::int64_t promptLength =
@@ -114,12 +121,33 @@ ModelBenchmark benchmarkModel(const ModelHandle& handle, int prefillTokens, int 
     return result;
 }
 
-std::vector<std::string> randomModelPresets()
+ProcessMemory processMemory()
 {
-    return {"smollm-135m", "gpt2-small"};
+    ProcessMemory memory;
+    memory.residentBytes = model::residentBytes();
+    memory.peakResidentBytes = model::peakResidentBytes();
+    return memory;
 }
 
-void writeRandomModel(const std::string& folder, const std::string& preset, std::uint64_t seed)
+std::int64_t modelWeightBytes(const ModelHandle& handle)
+{
+    std::int64_t bytes = 0;
+    for (const auto& [name, tensor] : handle.impl().model().namedParameters())
+        bytes += tensor.numel() * std::int64_t(tensor.element_size());
+    return bytes;
+}
+
+std::vector<std::string> randomModelPresets()
+{
+    return {"smollm-135m", "gpt2-small", "qwen2.5-0.5b", "llama-3.2-1b", "llama-3-8b"};
+}
+
+bool randomPresetMadeInMemory(const std::string& preset)
+{
+    return preset == "qwen2.5-0.5b" || preset == "llama-3.2-1b" || preset == "llama-3-8b";
+}
+
+ModelConfig randomModelConfig(const std::string& preset)
 {
     ModelConfig config;
     if (preset == "smollm-135m") {
@@ -157,13 +185,68 @@ void writeRandomModel(const std::string& folder, const std::string& preset, std:
         config.attentionBias = true;
         config.bosTokenId = 50256;
         config.eosTokenIds = {50256};
+    } else if (preset == "qwen2.5-0.5b") {
+        // Qwen/Qwen2.5-0.5B's config.json (494M parameters, tied head, q/k/v biases).
+        config.modelType = "qwen2";
+        config.architecture = Architecture::Llama;
+        config.vocabSize = 151936;
+        config.hiddenSize = 896;
+        config.intermediateSize = 4864;
+        config.numLayers = 24;
+        config.numHeads = 14;
+        config.numKeyValueHeads = 2;
+        config.headDim = 64;
+        config.maxPositionEmbeddings = 32768;
+        config.activation = "silu";
+        config.normEpsilon = 1e-6;
+        config.ropeTheta = 1000000.0;
+        config.tieWordEmbeddings = true;
+        config.bosTokenId = 151643;
+        config.eosTokenIds = {151643};
+    } else if (preset == "llama-3.2-1b" || preset == "llama-3-8b") {
+        // meta-llama/Llama-3.2-1B's and Llama-3.1-8B's config.json: rope theta 500000 with llama3 scaling.
+        const bool large = preset == "llama-3-8b";
+        config.modelType = "llama";
+        config.architecture = Architecture::Llama;
+        config.vocabSize = 128256;
+        config.hiddenSize = large ? 4096 : 2048;
+        config.intermediateSize = large ? 14336 : 8192;
+        config.numLayers = large ? 32 : 16;
+        config.numHeads = 32;
+        config.numKeyValueHeads = 8;
+        config.headDim = large ? 128 : 64;
+        config.maxPositionEmbeddings = 131072;
+        config.activation = "silu";
+        config.normEpsilon = 1e-5;
+        config.ropeTheta = 500000.0;
+        config.ropeScaling.type = "llama3";
+        config.ropeScaling.factor = large ? 8.0 : 32.0;
+        config.ropeScaling.lowFreqFactor = 1.0;
+        config.ropeScaling.highFreqFactor = 4.0;
+        config.ropeScaling.originalMaxPositionEmbeddings = 8192;
+        config.tieWordEmbeddings = !large;
+        config.bosTokenId = 128000;
+        config.eosTokenIds = {128001};
     } else {
         std::string known;
         for (const std::string& name : randomModelPresets())
             known += (known.empty() ? "" : ", ") + name;
         throw Error("unknown random model preset \"" + preset + "\"; known presets: " + known);
     }
-    model::CausalLM::createRandom(config, seed)->save(folder);
+    return config;
+}
+
+void writeRandomModel(const std::string& folder, const std::string& preset, std::uint64_t seed)
+{
+    model::CausalLM::createRandom(randomModelConfig(preset), seed)->save(folder);
+}
+
+ModelHandle ModelHandle::createRandom(const std::string& preset, const ModelLoadOptions& options,
+                                      std::uint64_t seed)
+{
+    ModelHandle handle;
+    handle.impl_ = model::LoadedModel::createRandom(randomModelConfig(preset), "random " + preset, options, seed);
+    return handle;
 }
 
 } // namespace sp

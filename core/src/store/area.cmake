@@ -8,5 +8,6 @@ sp_core_library(sp_store SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/run_queries.cpp
     ${CMAKE_CURRENT_LIST_DIR}/run_writer.cpp
     ${CMAKE_CURRENT_LIST_DIR}/peft.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/run_merge.cpp
     DEPS sp_base sp_formats SQLite::SQLite3 nlohmann_json::nlohmann_json Threads::Threads)
 list(APPEND SP_CORE_AREA_LIBRARIES sp_store)

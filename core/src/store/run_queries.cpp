@@ -308,6 +308,7 @@ SweepRecord readSweep(Database& database, Statement& row)
     sweep.contextId = row.optionalInteger(3);
     sweep.baseConfig = store::parseStoredJson(row.text(4), "sweep " + std::to_string(sweep.id) + " config");
     sweep.notes = row.text(5);
+    sweep.uuid = row.text(6);
     Statement runs(database, "SELECT id FROM runs WHERE sweep_id = ? ORDER BY id");
     runs.bind(1, sweep.id);
     while (runs.step())
@@ -321,7 +322,7 @@ SweepRecord RunStore::sweep(std::int64_t id) const
 {
     Statement statement(
         impl_->database,
-        "SELECT id, name, created_at, context_id, base_config, notes FROM sweeps WHERE id = ?");
+        "SELECT id, name, created_at, context_id, base_config, notes, uuid FROM sweeps WHERE id = ?");
     statement.bind(1, id);
     if (!statement.step())
         throw Error("no sweep " + std::to_string(id) + " in " + impl_->path);
@@ -332,7 +333,7 @@ std::vector<SweepRecord> RunStore::listSweeps() const
 {
     Statement statement(
         impl_->database,
-        "SELECT id, name, created_at, context_id, base_config, notes FROM sweeps ORDER BY id");
+        "SELECT id, name, created_at, context_id, base_config, notes, uuid FROM sweeps ORDER BY id");
     std::vector<SweepRecord> sweeps;
     while (statement.step())
         sweeps.push_back(readSweep(impl_->database, statement));

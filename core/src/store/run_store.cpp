@@ -24,7 +24,7 @@ const char* const kRunColumns =
     "sweep_id, started_at, ended_at, error, notes, owner_pid, owner_host, heartbeat_at, last_step, "
     "last_metrics, "
     "summary, (SELECT MAX(step) FROM checkpoints AS c WHERE c.run_id = runs.id), owner_boot_id, "
-    "owner_pid_namespace, owner_start_ticks";
+    "owner_pid_namespace, owner_start_ticks, uuid";
 
 nlohmann::json parseStoredJson(const std::string& text, const std::string& what)
 {
@@ -74,6 +74,7 @@ RunRecord readRunRecord(Database& database, Statement& row)
     run.summary = parseStoredJson(row.text(20), what + " summary");
     if (!row.isNull(21))
         run.lastCheckpointStep = static_cast<int>(row.integer(21));
+    run.uuid = row.text(25);
     Statement tags(database, "SELECT tag FROM run_tags WHERE run_id = ? ORDER BY tag");
     tags.bind(1, run.id);
     while (tags.step())

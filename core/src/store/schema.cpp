@@ -177,6 +177,34 @@ void migrateToVersion2(Database& database)
     }
 }
 
+// Global run ids (issue 19): every run and sweep carries a random UUID (version 4), so runs written
+// into separate files (one shard per Slurm task) can be merged into one database, and merging the
+// same file twice changes nothing. Triggers give a UUID to rows inserted without one, so every
+// insert path (RunWriter, importPeft, createSweep) is covered without naming the column.
+// Kept self-contained (one constant, one function) so it can be renumbered when migrations land in
+// another order.
+#define SP_SQL_RANDOM_UUID                                                                              \
+    "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || "                         \
+    "substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || "     \
+    "substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))"
+const char* const kSchemaGlobalIds =
+    "ALTER TABLE runs ADD COLUMN uuid TEXT;\n"
+    "ALTER TABLE sweeps ADD COLUMN uuid TEXT;\n"
+    "UPDATE runs SET uuid = " SP_SQL_RANDOM_UUID " WHERE uuid IS NULL;\n"
+    "UPDATE sweeps SET uuid = " SP_SQL_RANDOM_UUID " WHERE uuid IS NULL;\n"
+    "CREATE UNIQUE INDEX runs_by_uuid ON runs(uuid);\n"
+    "CREATE UNIQUE INDEX sweeps_by_uuid ON sweeps(uuid);\n"
+    "CREATE TRIGGER runs_get_uuid AFTER INSERT ON runs FOR EACH ROW WHEN NEW.uuid IS NULL BEGIN "
+    "UPDATE runs SET uuid = " SP_SQL_RANDOM_UUID " WHERE id = NEW.id; END;\n"
+    "CREATE TRIGGER sweeps_get_uuid AFTER INSERT ON sweeps FOR EACH ROW WHEN NEW.uuid IS NULL BEGIN "
+    "UPDATE sweeps SET uuid = " SP_SQL_RANDOM_UUID " WHERE id = NEW.id; END;\n";
+#undef SP_SQL_RANDOM_UUID
+
+void addGlobalIds(Database& database)
+{
+    database.exec(kSchemaGlobalIds, "adding global run ids to the schema");
+}
+
 void applyMigration(Database& database, int toVersion)
 {
     switch (toVersion) {
@@ -185,6 +213,9 @@ void applyMigration(Database& database, int toVersion)
         break;
     case 2:
         migrateToVersion2(database);
+        break;
+    case kGlobalIdsSchemaVersion:
+        addGlobalIds(database);
         break;
     default:
         throw Error("internal error: no migration to run-store schema version " + std::to_string(toVersion));
@@ -205,7 +236,7 @@ void checkHeader(const Database& database, const std::string& path)
     if (size == 0)
         return; // a new or empty file: it becomes a store
     const std::string untouched =
-        ". The file was left exactly as it is; pass --db PATH to use another file, or "
+        ". The file was left exactly as it is; choose another database file, or "
         "move this one aside to start a new run database here";
     if (size < 100)
         throw Error(
@@ -232,7 +263,7 @@ bool hasNoWriteBits(const std::string& path)
 
 void checkWritable(const std::string& path, const fs::path& folder, bool exists)
 {
-    const std::string advice = ". Make it writable (chmod u+w), or pass --db PATH to use another file";
+    const std::string advice = ". Make it writable (chmod u+w), or choose another database file";
     // Root may write anything, so a file whose write bits are all cleared is also taken as the
     // user's wish that it stays read-only.
     if (exists && (access(path.c_str(), W_OK) != 0 || hasNoWriteBits(path)))
@@ -260,7 +291,7 @@ int userVersion(Database& database)
 Database openStoreDatabase(const std::string& path, const StoreOptions& options, int targetVersion)
 {
     if (path.empty())
-        throw Error("no run database path given; pass --db PATH");
+        throw Error("no run database path given; name the database file");
     const fs::path file = fs::absolute(path);
     const fs::path folder = file.parent_path();
     std::error_code error;
@@ -268,11 +299,11 @@ Database openStoreDatabase(const std::string& path, const StoreOptions& options,
         fs::create_directories(folder, error);
         if (error)
             throw Error(refusal(path, "cannot create its folder " + folder.string() + " (" + error.message() +
-                                          "); pass --db PATH to use another location"));
+                                          "); choose another location for the database"));
     }
     const bool exists = fs::exists(file, error);
     if (exists && !fs::is_regular_file(file, error))
-        throw Error(refusal(path, "is not a regular file (a folder?); pass --db PATH to a .sqlite file"));
+        throw Error(refusal(path, "is not a regular file (a folder?); choose a .sqlite file"));
     checkWritable(path, folder, exists);
 
     // Opening reads nothing; the header is checked before the first query does.
@@ -298,21 +329,21 @@ Database openStoreDatabase(const std::string& path, const StoreOptions& options,
         throw Error(
             refusal(path, "is a SQLite database of another program (tables: " +
                               (tables.empty() ? std::string("none") : tables) +
-                              "), not a SoftPrompt run store. It was left as it is; pass --db PATH to "
-                              "use another file"));
+                              "), not a SoftPrompt run store. It was left as it is; choose another "
+                              "database file"));
     if (version > kCurrentSchemaVersion)
         throw Error(refusal(
             path, "was written by a newer SoftPrompt Workbench (schema version " + std::to_string(version) +
                       "; this build reads up to version " + std::to_string(kCurrentSchemaVersion) +
-                      "). Update softprompt-workbench, or pass --db PATH to use another file. "
+                      "). Update softprompt-workbench, or choose another database file. "
                       "The file was left as it is"));
 
     const std::string mode = pragmaText(database, "journal_mode = WAL");
     if (mode != "wal")
         throw Error(
             refusal(path, "SQLite cannot use write-ahead logging for it (journal mode stays '" + mode +
-                              "'); network shares do not support it: put the file on a local disk or pass "
-                              "--db PATH"));
+                              "'); network shares do not support it: put the file on a local disk or choose "
+                              "another location"));
     database.exec("PRAGMA foreign_keys = ON", "enabling foreign keys");
     // FULL: every commit is on disk before it returns, so a metric flush survives a power cut too.
     database.exec("PRAGMA synchronous = FULL", "setting durability");

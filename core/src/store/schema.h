@@ -5,7 +5,9 @@
 
 namespace sp::store {
 
-inline constexpr int kCurrentSchemaVersion = 2;
+// The version that added runs.uuid and sweeps.uuid (global ids for merging run databases).
+inline constexpr int kGlobalIdsSchemaVersion = 3;
+inline constexpr int kCurrentSchemaVersion = 3;
 // PRAGMA application_id of a run store ("SPWB"), so another program's SQLite file is recognised.
 inline constexpr int kApplicationId = 0x53505742;
 

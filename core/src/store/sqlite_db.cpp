@@ -15,11 +15,6 @@ bool DatabaseError::isBusy() const
     return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
 }
 
-bool DatabaseError::isFull() const
-{
-    return (code_ & 0xff) == SQLITE_FULL;
-}
-
 std::string describeSqliteFailure(const std::string& path, int code, const std::string& sqliteMessage,
                                   const std::string& action, int busyTimeoutMs)
 {
@@ -31,33 +26,33 @@ std::string describeSqliteFailure(const std::string& path, int code, const std::
         return where + "locked by another program while " + action + "; waited " +
                std::to_string(busyTimeoutMs / 1000.0).substr(0, 4) +
                " s. Another softprompt, softprompt-workbench or sqlite3 session is holding it: let it "
-               "finish or close it, then try again, or pass --db PATH to use another file" +
+               "finish or close it, then try again, or choose another database file" +
                detail;
     case SQLITE_READONLY:
         return where + "cannot be written while " + action +
-               ": the file or its folder is read-only. Make both writable (chmod u+w), or pass --db PATH "
-               "to use another file" +
+               ": the file or its folder is read-only. Make both writable (chmod u+w), or choose another "
+               "database file" +
                detail;
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
         return where + "the file is damaged or is not a SQLite database (found while " + action +
                "). It was left exactly as it is: keep a copy, try `sqlite3 " + path +
-               " .recover` to rescue its runs, and pass --db PATH to use a new file" + detail;
+               " .recover` to rescue its runs, and choose a new database file" + detail;
     case SQLITE_FULL:
         return where + "the disk is full while " + action +
                ". Everything saved before this point is kept; free some space and try again" + detail;
     case SQLITE_IOERR:
         return where + "input/output error while " + action +
                ". Check the disk (and that it is not a network share: WAL needs a local file system), "
-               "or pass --db PATH to use another file" +
+               "or choose another database file" +
                detail;
     case SQLITE_CANTOPEN:
         return where + "cannot open the file while " + action +
-               ": check that its folder exists and is writable, or pass --db PATH" + detail;
+               ": check that its folder exists and is writable, or choose another location" + detail;
     case SQLITE_PERM:
     case SQLITE_AUTH:
         return where + "permission denied while " + action +
-               ". Check the file's permissions, or pass --db PATH to use another file" + detail;
+               ". Check the file's permissions, or choose another database file" + detail;
     case SQLITE_CONSTRAINT:
         return where + "a consistency rule of the store was broken while " + action + detail;
     default:

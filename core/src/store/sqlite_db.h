@@ -19,7 +19,6 @@ public:
     DatabaseError(const std::string& message, int code) : Error(message), code_(code) {}
     int code() const { return code_; }
     bool isBusy() const;
-    bool isFull() const;
 
 private:
     int code_;

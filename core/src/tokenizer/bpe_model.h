@@ -110,8 +110,6 @@ public:
     std::size_t entryCount() const { return tokens_.size(); }
     std::int32_t maxId() const { return static_cast<std::int32_t>(idToIndex_.size()) - 1; }
     bool byteFallback() const { return byteFallback_; }
-    bool ignoreMerges() const { return ignoreMerges_; }
-    std::size_t mergeCount() const { return merges_.size(); }
 
 private:
     std::int32_t lookup(std::string_view token) const;

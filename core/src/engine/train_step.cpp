@@ -1,0 +1,35 @@
+#include "engine/trainer_parts.h"
+
+namespace sp::engine {
+
+StepStats trainStep(const model::CausalLM& lm, const at::Tensor& fixedPrefix, at::Tensor& sigma, Adam& adam,
+                    const QuerySet& batch, const TrainConfig& config, int step)
+{
+    const at::Tensor parameter = sigma.detach().requires_grad_(true); // [k, d]
+    const at::Tensor logits = studentTargetLogits(lm, at::cat({fixedPrefix, parameter}, 0), batch.embeds,
+                                                  batch.lengths, batch.targetIndex); // [b, L, V]
+    const at::Tensor perQuery =
+        meanOverPositions(objectivePerPosition(config.objective, logits, batch.teacher, config.temperature),
+                          batch.teacher.mask);                              // [b]
+    const at::Tensor loss = lossFromPerQuery(config.objective, perQuery); // []
+    at::Tensor gradient = torch::autograd::grad({loss}, {parameter})[0];  // [k, d]
+    const at::Tensor top1 =
+        meanOverPositions(top1Agreement(logits.detach(), batch.teacher), batch.teacher.mask).mean(); // []
+    const at::Tensor gradNorm = clipGradientNorm(gradient, config.gradClip);                        // []
+    StepStats stats;
+    stats.learningRate = scheduledLearningRate(step, config.steps, config.warmupSteps, config.learningRate);
+    adam.step(sigma, gradient, stats.learningRate);
+
+    // The one host synchronisation of the step.
+    const at::Tensor values = at::stack({perQuery.detach().mean(), top1, gradNorm,
+                                         at::isfinite(sigma).all().to(at::kFloat)})
+                                  .to(at::kCPU, at::kDouble); // [4]
+    const double* read = values.data_ptr<double>();
+    stats.trainS = read[0];
+    stats.trainTop1 = read[1];
+    stats.gradNorm = read[2];
+    stats.sigmaFinite = read[3] > 0.5;
+    return stats;
+}
+
+} // namespace sp::engine
