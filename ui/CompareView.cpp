@@ -7,8 +7,13 @@
 #include "Session.h"
 #include "softprompt/run_recording.h"
 
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QPushButton>
+#include <QTextBrowser>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QTableView>
@@ -100,10 +105,33 @@ CompareView::CompareView(Session* session, QWidget* parent) : QWidget(parent), s
     stripNote_->setObjectName(QStringLiteral("stripNote"));
     stripNote_->setWordWrap(true);
 
+    promptsButton_ = new QPushButton(tr("Rendered &prompts…"), this);
+    promptsButton_->setObjectName(QStringLiteral("renderedPromptsButton"));
+    promptsButton_->setToolTip(tr("What each condition puts before the model's answer to the selected query, "
+                                  "markers included"));
+    promptsButton_->setEnabled(false);
+    connect(promptsButton_, &QPushButton::clicked, this, [this] {
+        QDialog dialog(this);
+        dialog.setWindowTitle(tr("Rendered prompts"));
+        auto* browser = new QTextBrowser(&dialog);
+        browser->setObjectName(QStringLiteral("renderedPrompts"));
+        browser->setHtml(renderedPromptsHtml());
+        auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, &dialog);
+        connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+        auto* dialogLayout = new QVBoxLayout(&dialog);
+        dialogLayout->addWidget(browser);
+        dialogLayout->addWidget(buttons);
+        dialog.resize(760, 560);
+        dialog.exec();
+    });
+
     auto* detail = new QWidget(this);
     auto* detailLayout = new QVBoxLayout(detail);
     detailLayout->setContentsMargins(0, 0, 0, 0);
-    detailLayout->addWidget(selected_);
+    auto* selectedRow = new QHBoxLayout;
+    selectedRow->addWidget(selected_, 1);
+    selectedRow->addWidget(promptsButton_, 0, Qt::AlignTop);
+    detailLayout->addLayout(selectedRow);
     detailLayout->addWidget(bars_, 3);
     detailLayout->addWidget(stripNote_);
     detailLayout->addWidget(strip_, 1);
@@ -183,9 +211,31 @@ void CompareView::selectRow(int row)
     table_->selectRow(row);
 }
 
+QString CompareView::renderedPromptsHtml() const
+{
+    const sp::QueryEvaluation* query = model_->queryAt(selectedRow_);
+    if (!query || !session_->hasOutcome())
+        return {};
+    const TrainingOutcome& outcome = session_->lastOutcome();
+    const std::string context = toStd(session_->context());
+    QString html = tr("<p>Format: <b>%1</b>%2</p>")
+                       .arg(toQ(sp::promptFormatKey(outcome.prompt.format)),
+                            outcome.prompt.note.empty() ? QString()
+                                                        : QStringLiteral(" · ") + toQ(outcome.prompt.note).toHtmlEscaped());
+    for (const sp::ConditionOutcome& condition : query->outcomes) {
+        const std::string text = sp::conditionPromptText(outcome.prompt, condition.condition, context, query->query,
+                                                         outcome.config.k, session_->tokenizer());
+        html += QStringLiteral("<h4>%1</h4><pre style=\"background:#f4f4f4; white-space:pre-wrap\">%2</pre>")
+                    .arg(toQ(sp::conditionLabel(condition.condition)).toHtmlEscaped(), toQ(text).toHtmlEscaped());
+    }
+    return html;
+}
+
 void CompareView::showQuery(int sourceRow)
 {
+    selectedRow_ = sourceRow;
     const sp::QueryEvaluation* query = model_->queryAt(sourceRow);
+    promptsButton_->setEnabled(query != nullptr);
     if (!query) {
         selected_->setText(tr("Select a query to see its next-token probabilities under each condition."));
     } else {

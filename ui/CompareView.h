@@ -6,6 +6,7 @@
 
 class QCustomPlot;
 class QLabel;
+class QPushButton;
 class QSortFilterProxyModel;
 class QTableView;
 
@@ -26,6 +27,10 @@ public:
     QString aggregatesHtml() const;
 
     void selectRow(int row);
+    // The prompt each condition gives the model for the selected query, as HTML (what the
+    // "Rendered prompts" button shows); empty without a selection.
+    QString renderedPromptsHtml() const;
+    QPushButton* promptsButton() const { return promptsButton_; }
 
 private:
     void refresh();
@@ -42,6 +47,8 @@ private:
     QCustomPlot* bars_ = nullptr;
     QCustomPlot* strip_ = nullptr;
     QLabel* stripNote_ = nullptr;
+    QPushButton* promptsButton_ = nullptr;
+    int selectedRow_ = -1;
 };
 
 } // namespace spui

@@ -1,5 +1,6 @@
 #include "ContextEditor.h"
 
+#include "PromptLayoutStrip.h"
 #include "QtConvert.h"
 #include "Session.h"
 #include "softprompt/error.h"
@@ -105,8 +106,11 @@ ContextEditor::ContextEditor(Session* session, QWidget* parent) : QWidget(parent
     auto* bottom = new QHBoxLayout;
     bottom->addWidget(countLabel_, 1);
     bottom->addWidget(fillBar_);
+    layoutStrip_ = new PromptLayoutStrip(session_, this);
+    layoutStrip_->setObjectName(QStringLiteral("promptLayoutStrip"));
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(top);
+    layout->addWidget(layoutStrip_);
     layout->addWidget(warning_);
     layout->addWidget(splitter, 1);
     layout->addLayout(bottom);

@@ -20,6 +20,7 @@ class QTimer;
 
 namespace spui {
 
+class PromptLayoutStrip;
 class Session;
 
 class ContextEditor : public QWidget {
@@ -38,6 +39,7 @@ public:
     int windowTokens() const { return windowTokens_; }
     bool isOverLong() const { return overLong_; }
     QString tokenBoundaryHtml() const;
+    PromptLayoutStrip* layoutStrip() const { return layoutStrip_; }
     // Re-tokenises now instead of after the typing pause (tests, and before training starts).
     void recountNow();
 
@@ -71,6 +73,7 @@ private:
     void truncateTo(bool keepStart);
 
     Session* session_ = nullptr;
+    PromptLayoutStrip* layoutStrip_ = nullptr; // [pre][context → σ][mid][query][post] and the format chooser
     QPlainTextEdit* editor_ = nullptr;
     QLabel* nameLabel_ = nullptr;
     QLabel* countLabel_ = nullptr;

@@ -219,6 +219,7 @@ bool CoveragePanel::compute(QString* whyNot)
     request.id = ++lastRequest_;
     request.model = session_->model();
     request.context = toStd(session_->context());
+    request.options.format = session_->promptFormat(); // a run's σ below brings its own
     request.queries = queries;
     request.config = configProvider_ ? configProvider_() : sp::TrainConfig{};
     if (session_->hasOutcome() && !session_->lastOutcome().result.sigma.empty()) {
@@ -226,10 +227,13 @@ bool CoveragePanel::compute(QString* whyNot)
         request.sigma = outcome.result.sigma;
         request.runId = outcome.runId;
         request.config = outcome.config; // σ is measured on the targets it was trained for
+        request.options.format = outcome.prompt.format; // ... and in the layout it was trained in
     } else if (fallbackRun_ > 0) {
         try {
             const sp::RunStore store = sp::RunStore::open(toStd(session_->databasePath()));
-            request.config = sp::TrainConfig::fromJson(store.run(fallbackRun_).config);
+            const sp::RunRecord run = store.run(fallbackRun_);
+            request.config = sp::TrainConfig::fromJson(run.config);
+            request.options.format = sp::promptFormatFromKey(run.promptFormat);
             request.sigma = store.loadSigma(fallbackRun_);
             request.runId = fallbackRun_;
         } catch (const std::exception& error) {

@@ -5,6 +5,7 @@
 #include "QtConvert.h"
 #include "QueryTableModel.h"
 #include "Session.h"
+#include "softprompt/prompt_format.h"
 #include "softprompt/run_store.h"
 
 #include <QComboBox>
@@ -34,6 +35,7 @@ namespace {
 
 constexpr qint64 kSigmaFileItem = -1;
 const char* const kDefaultFormat = "User: {q}\\nAssistant:";
+constexpr int kRunFormatRole = Qt::UserRole + 1; // a run item's stored prompt format ("plain", "chat")
 
 QString tokenHtml(const std::string& text)
 {
@@ -294,6 +296,7 @@ PlaygroundTab::PlaygroundTab(Session* session, QWidget* parent) : QWidget(parent
     layout->addWidget(status_);
 
     connect(session_, &Session::databasePathChanged, this, &PlaygroundTab::refreshRuns);
+    connect(session_, &Session::promptFormatChanged, this, &PlaygroundTab::updateHeaders);
     connect(session_, &Session::modelChanged, this, [this] {
         newConversation();
         refreshRuns();
@@ -356,9 +359,35 @@ void PlaygroundTab::setQueryFormat(const QString& format)
     format_->setText(shown);
 }
 
+sp::PromptFormat PlaygroundTab::promptFormat() const
+{
+    const QVariant stored = runBox_->currentIndex() >= 0 ? runBox_->currentData(kRunFormatRole) : QVariant();
+    if (stored.isValid()) {
+        try {
+            return sp::promptFormatFromKey(toStd(stored.toString()));
+        } catch (const std::exception&) {
+            // a key from a newer version: fall back to the session's choice
+        }
+    }
+    return session_->promptFormat();
+}
+
+bool PlaygroundTab::chatLayout() const
+{
+    if (!session_->hasModel())
+        return false;
+    try {
+        return sp::resolvePromptFormat(promptFormat(), session_->model().chatFiles()) == sp::PromptFormat::Chat;
+    } catch (const std::exception&) {
+        return false; // Chat without a template: the playground says so when it is asked
+    }
+}
+
 QString PlaygroundTab::formattedQuestion() const
 {
     const QString asked = question();
+    if (chatLayout())
+        return asked; // the model's chat template puts it in a user turn
     QString format = format_->text();
     format.replace(QStringLiteral("\\n"), QStringLiteral("\n"));
     if (asked.isEmpty() || !format.contains(QStringLiteral("{q}")))
@@ -411,7 +440,10 @@ void PlaygroundTab::refreshRuns()
                     QDateTime::fromMSecsSinceEpoch(run.startedAtMs).toString(QStringLiteral("yyyy-MM-dd hh:mm")));
                 if (!run.name.empty())
                     label += QStringLiteral(" · ") + toQ(run.name);
+                if (run.promptFormat == "chat")
+                    label += tr(" · chat");
                 runBox_->addItem(label, qint64(run.id));
+                runBox_->setItemData(runBox_->count() - 1, toQ(run.promptFormat), kRunFormatRole);
             }
         } catch (const std::exception& error) {
             status_->setText(tr("Could not read the runs: %1").arg(toQ(error.what())));
@@ -474,6 +506,13 @@ QString PlaygroundTab::sigmaLabel() const
 
 void PlaygroundTab::updateHeaders()
 {
+    // The chat template adds the turn markers itself: the question format applies to plain text only.
+    const bool chat = chatLayout();
+    format_->setEnabled(!chat);
+    format_->setToolTip(chat ? tr("Not used: σ was trained in the model's chat template, which puts the "
+                                  "question in a user turn and opens the assistant's turn itself.")
+                             : tr("How a question is sent: {q} is the question, \\n a line break. Use the "
+                                  "format of your training queries so that σ sees what it was trained on."));
     for (Column& entry : columns_) {
         QString detail;
         switch (entry.condition) {
@@ -526,6 +565,7 @@ bool PlaygroundTab::ask(QString* whyNot)
     else if (run == kSigmaFileItem)
         request.sigmaFile = sigmaFile_;
     request.question = toStd(formattedQuestion());
+    request.format = promptFormat();
     request.settings = sampling();
     for (Column& entry : columns_) {
         entry.error.clear();

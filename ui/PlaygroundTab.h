@@ -41,6 +41,10 @@ public:
     QString question() const;
     // The question as the model reads it: the query format applied ("User: {q}\nAssistant:").
     QString formattedQuestion() const;
+    // The layout questions are asked in: the chosen run's (as it was trained), else the session's.
+    // In the chat format the template adds the turn markers, so the question format is not applied.
+    sp::PromptFormat promptFormat() const;
+    bool chatLayout() const;
     void setQueryFormat(const QString& format); // "\n" may be typed as the two characters \n
     // What the Ask button does. False, with the reason, when nothing can be asked now.
     bool ask(QString* whyNot = nullptr);

@@ -4,6 +4,7 @@
 #include "softprompt/error.h"
 #include "softprompt/hash.h"
 #include "softprompt/paths.h"
+#include "softprompt/prompt_format.h"
 #include "softprompt/run_recording.h"
 #include "softprompt/run_store.h"
 
@@ -33,10 +34,11 @@ PlaygroundWorker::~PlaygroundWorker() = default;
 const sp::Playground& PlaygroundWorker::playgroundFor(const PlaygroundRequest& request)
 {
     const std::string key = request.model.summary().identity + "|" + request.model.summary().device + "|" +
-                            request.model.summary().dtype + "|" + sp::sha256Hex(request.context);
+                            request.model.summary().dtype + "|" + sp::promptFormatKey(request.format) + "|" +
+                            sp::sha256Hex(request.context);
     if (!playground_ || key != playgroundKey_) {
         playground_.reset();
-        playground_ = std::make_unique<sp::Playground>(request.model, request.context);
+        playground_ = std::make_unique<sp::Playground>(request.model, request.context, request.format);
         playgroundKey_ = key;
         sigmaKey_.clear();
     }
@@ -144,7 +146,13 @@ void PlaygroundWorker::evaluateQueries(const QueryEvaluationRequest& request)
         sp::TrainConfig config = request.config;
         config.k = request.sigma.k;
         config.device = request.model.summary().device.substr(0, request.model.summary().device.find(':'));
-        sp::CompressionTask task(request.model, request.context, request.queries);
+        // The stored run's σ is evaluated in the prompt format it was trained in (runs from before
+        // prompt formats, and σ without a run, are plain).
+        sp::PromptFormat format = sp::PromptFormat::Plain;
+        if (request.runId > 0 && !request.databasePath.isEmpty())
+            format = sp::promptFormatFromKey(
+                sp::RunStore::open(toStd(request.databasePath)).run(request.runId).promptFormat);
+        sp::CompressionTask task(request.model, request.context, request.queries, format);
         sp::Evaluation evaluation = task.evaluate(request.sigma, config);
         for (std::size_t i = 0; i < evaluation.queries.size(); ++i)
             evaluation.queries[i].heldOut = request.queries[i].heldOut; // as the user marked them

@@ -31,7 +31,8 @@ struct PlaygroundRequest {
     QString sigmaFile;   // or σ from a safetensors file
     std::vector<sp::Condition> conditions;
     std::map<sp::Condition, std::vector<sp::ConversationTurn>> history; // each condition its own
-    std::string question; // as sent to the model (the query format applied)
+    std::string question; // as sent to the model (the query format applied in the plain layout)
+    sp::PromptFormat format = sp::PromptFormat::Plain; // the layout: the run's, or the session's
     sp::SamplingSettings settings;
 };
 

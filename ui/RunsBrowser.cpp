@@ -454,6 +454,7 @@ bool RunsBrowser::loadOutcome(std::int64_t runId, TrainingOutcome* outcome, QStr
         outcome->config = sp::TrainConfig::fromJson(run.config);
         outcome->message = toQ(run.error);
         outcome->contextTokens = run.summary.value("context_tokens", 0);
+        outcome->prompt = sp::PromptPieces::fromJson(run.promptPieces); // plain for runs from before formats
         outcome->evaluation = sp::fromStoredEvaluations(store->evaluations(runId));
         outcome->evaluation.heldout = sp::aggregatesFromSummary(run.summary, "heldout");
         outcome->evaluation.train = sp::aggregatesFromSummary(run.summary, "train");

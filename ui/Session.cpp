@@ -190,10 +190,19 @@ bool Session::startTraining(const sp::TrainConfig& config, const QString& runNam
     job.databasePath = databasePath_;
     job.runName = runName;
     job.sweepKs = sweepKs;
+    job.format = promptFormat_;
     worker_->resetControl();
     setActivity(Activity::Training);
     QMetaObject::invokeMethod(worker_, [worker = worker_, job] { worker->train(job); });
     return true;
+}
+
+void Session::setPromptFormat(sp::PromptFormat format)
+{
+    if (format == promptFormat_)
+        return;
+    promptFormat_ = format;
+    emit promptFormatChanged();
 }
 
 bool Session::fillTargets(int maxNewTokens, QString* whyNot)
@@ -216,7 +225,9 @@ bool Session::fillTargets(int maxNewTokens, QString* whyNot)
     setActivity(Activity::FillingTargets);
     QMetaObject::invokeMethod(
         worker_, [worker = worker_, model = model_, context = toStd(context_), queries = std::move(queries),
-                  maxNewTokens] { worker->fillTargets(model, context, queries, maxNewTokens); });
+                  maxNewTokens, format = promptFormat_] {
+            worker->fillTargets(model, context, format, queries, maxNewTokens);
+        });
     return true;
 }
 

@@ -45,6 +45,10 @@ public:
     // A context's first words, quoted: how a context without a name is shown (also in the runs table).
     static QString contextSummary(const QString& text);
 
+    // How c and z go into the prompt (Auto = the model's chat template when it has one).
+    sp::PromptFormat promptFormat() const { return promptFormat_; }
+    void setPromptFormat(sp::PromptFormat format);
+
     QString databasePath() const { return databasePath_; }
     void setDatabasePath(const QString& path);
 
@@ -72,6 +76,7 @@ signals:
     void modelLoadFailed(const QString& source, const QString& message);
     void modelWarning(const QString& message);
     void contextChanged();
+    void promptFormatChanged();
     void contextLabelChanged(const QString& label);
     void databasePathChanged();
     void outcomeChanged(); // a run finished (or was opened from the store)
@@ -90,6 +95,7 @@ private:
     QString contextName_;
     QString namedText_;
     QString databasePath_;
+    sp::PromptFormat promptFormat_ = sp::PromptFormat::Auto;
     Activity activity_ = Activity::Idle;
     TrainingOutcome lastOutcome_;
     bool hasOutcome_ = false;

@@ -59,11 +59,11 @@ void TrainingWorker::loadModel(const QString& source, const sp::ModelLoadOptions
     }
 }
 
-void TrainingWorker::fillTargets(const sp::ModelHandle& model, const std::string& context,
+void TrainingWorker::fillTargets(const sp::ModelHandle& model, const std::string& context, sp::PromptFormat format,
                                  const std::vector<sp::Query>& queries, int maxNewTokens)
 {
     try {
-        sp::CompressionTask task(model, context, queries);
+        sp::CompressionTask task(model, context, queries, format);
         emit targetsReady(task.teacherContinuations(maxNewTokens));
     } catch (const std::exception& error) {
         emit targetsFailed(describe(error));
@@ -75,7 +75,8 @@ void TrainingWorker::train(const TrainingJob& job)
     TrainingOutcome outcome;
     outcome.config = job.config;
     try {
-        sp::CompressionTask task(job.model, job.context, job.queries);
+        sp::CompressionTask task(job.model, job.context, job.queries, job.format);
+        outcome.prompt = task.promptPieces();
         sp::TrainingPlan plan;
         plan.config = job.config;
         plan.sweepKs = job.sweepKs;

@@ -33,6 +33,8 @@ struct TrainingJob {
     QString databasePath;
     QString runName;
     std::vector<int> sweepKs; // non-empty: a compression sweep over these k
+    // How c and z go into the prompt; Auto = the model's chat template when it has one.
+    sp::PromptFormat format = sp::PromptFormat::Auto;
 };
 
 struct TrainingOutcome {
@@ -43,6 +45,7 @@ struct TrainingOutcome {
     sp::Evaluation evaluation;
     sp::TrainConfig config;
     int contextTokens = 0;
+    sp::PromptPieces prompt; // the layout the run used: [pre][context → σ][mid][query][post]
     QString message;      // failure or cancellation text for the user
     QString storeWarning; // the run trained but could not be stored: what to do
 };
@@ -74,7 +77,7 @@ public:
     // Jobs: run on the worker thread (queue them with QMetaObject::invokeMethod).
     void loadModel(const QString& source, const sp::ModelLoadOptions& options);
     void train(const TrainingJob& job);
-    void fillTargets(const sp::ModelHandle& model, const std::string& context,
+    void fillTargets(const sp::ModelHandle& model, const std::string& context, sp::PromptFormat format,
                      const std::vector<sp::Query>& queries, int maxNewTokens);
 
 signals:

@@ -54,6 +54,7 @@ void runCoverageEval(std::int64_t runId, const std::string& db, const std::strin
     coverage.unit = sp::coverageUnitFromKey(options.unit);
     coverage.influenceThreshold = options.threshold;
     coverage.keepFraction = options.keepFraction;
+    coverage.format = sp::promptFormatFromKey(record.promptFormat); // the layout σ was trained in
     int lastPercent = -1;
     const sp::CoverageMap map = sp::computeCoverage(
         model, store.context(*record.contextId).text, queries, config, &sigma, coverage, [&](double fraction) {

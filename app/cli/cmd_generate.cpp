@@ -30,6 +30,7 @@ struct GenerateOptions {
     std::string sigmaPath;
     std::string contextPath;
     std::string condition;
+    std::string format; // "" = the run's format with --run, else auto
     bool json = false;
     sp::SamplingSettings sampling;
 };
@@ -76,6 +77,7 @@ void runConditionedGenerate(const GenerateOptions& options)
     load.dtype = options.dtype;
     std::string context;
     sp::SoftPrompt sigma;
+    std::string format = options.format.empty() ? "auto" : options.format;
     std::string modelSource = options.model;
     nlohmann::json source;
     sp::ModelHandle model;
@@ -85,6 +87,8 @@ void runConditionedGenerate(const GenerateOptions& options)
         const sp::RunStore store = spcli::openExistingStore(options.db);
         const sp::RunRecord record = store.run(options.runId);
         sigma = store.loadSigma(options.runId);
+        if (options.format.empty())
+            format = record.promptFormat; // σ answers in the layout it was trained in
         if (record.contextId)
             context = store.context(*record.contextId).text;
         if (modelSource.empty())
@@ -114,7 +118,7 @@ void runConditionedGenerate(const GenerateOptions& options)
     if (conditionKey.empty())
         conditionKey = sigma.empty() ? "full" : "sigma";
     const std::vector<sp::Condition> conditions = conditionsFromKey(conditionKey);
-    sp::Playground playground(model, context);
+    sp::Playground playground(model, context, sp::promptFormatFromKey(format));
     if (!sigma.empty())
         playground.setSigma(sigma);
 
@@ -143,6 +147,7 @@ void runConditionedGenerate(const GenerateOptions& options)
         output["seed"] = sampling.seed;
         output["k"] = sigma.k;
         output["context_tokens"] = playground.contextTokenCount();
+        output["format"] = sp::promptFormatKey(playground.promptPieces().format);
         output["conditions"] = results;
         spcli::printJson(output);
     }
@@ -182,6 +187,9 @@ void registerGenerateCommand(CLI::App& app)
     command->add_option("--sigma", options->sigmaPath, "Ask this σ (safetensors, prompt_embeddings [k, d])");
     command->add_option("--context", options->contextPath,
                         "The context for --condition full (default with --run: the run's context)");
+    command->add_option("--format", options->format,
+                        "auto, plain or chat: how the question goes into the prompt (default with --run: the "
+                        "run's format; else auto, the model's chat template when it has one)");
     command->add_option("--condition", options->condition,
                         "sigma, full, none or all (default: sigma when there is one, else full)");
     command->add_flag("--sample", options->sampling.sample, "Sample instead of greedy decoding");

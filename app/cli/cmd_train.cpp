@@ -78,6 +78,7 @@ struct TrainOptions {
     std::string db;
     std::string name;
     std::string ks = "1,2,4,8,16,32";
+    std::string format = "auto";
     bool json = false;
     bool noStore = false;
     // A grid point of a sweep (cmd_sweep.cpp): the sweep's global id and name, and tags.
@@ -141,6 +142,12 @@ void addTrainOptions(CLI::App& command, TrainOptions& options, bool sweep)
                     "Teacher tokens kept per position for large vocabularies")
         ->capture_default_str();
     command.add_option("--seed", config.seed, "Seed (same seed, same σ on CPU)")->capture_default_str();
+    command
+        .add_option("--format", options.format,
+                    "auto, plain or chat: chat puts c in the system turn of the model's chat template and z in "
+                    "the user turn, σ replacing the system content only; auto = chat when the model has a "
+                    "template")
+        ->capture_default_str();
     command.add_option("--device", options.device, "cpu, cuda or cuda:N")->capture_default_str();
     command.add_option("--dtype", options.dtype, "float32, float16 or bfloat16 (on the CPU, half weights are computed in float32 blocks)")
         ->capture_default_str();
@@ -391,12 +398,14 @@ void runTrain(TrainOptions& options)
     const std::string context = readContext(options.contextPath);
     std::vector<sp::Query> queries = readQueries(options);
     const sp::ModelHandle model = loadModel(options.model, options.device, options.dtype);
-    sp::CompressionTask task(model, context, std::move(queries));
+    sp::CompressionTask task(model, context, std::move(queries), sp::promptFormatFromKey(options.format));
     task.validate(config);
 
     const sp::TrainingPlan plan = planFor(options, config);
     const sp::SessionOutcome outcome = runSession(task, plan, [](int, int) { return std::string(); });
     nlohmann::json output = outcome.runs.empty() ? nlohmann::json::object() : runJson(outcome.runs.back());
+    output["format"] = sp::promptFormatKey(task.promptPieces().format);
+    output["prompt"] = task.promptPieces().toJson();
     if (!plan.databasePath.empty())
         output["db"] = plan.databasePath;
     if (!outcome.storeError.empty())
@@ -415,7 +424,7 @@ void runSweep(TrainOptions& options)
         throw sp::Error("--ks needs at least one k, e.g. --ks 1,2,4,8,16,32");
     const std::string context = readContext(options.contextPath);
     const sp::ModelHandle model = loadModel(options.model, options.device, options.dtype);
-    sp::CompressionTask task(model, context, readQueries(options));
+    sp::CompressionTask task(model, context, readQueries(options), sp::promptFormatFromKey(options.format));
 
     sp::TrainingPlan plan = planFor(options, base);
     plan.sweepKs = ks;
@@ -427,6 +436,8 @@ void runSweep(TrainOptions& options)
     });
     nlohmann::json output{{"sweep_id", outcome.sweepId > 0 ? nlohmann::json(outcome.sweepId) : nlohmann::json()},
                           {"context_tokens", task.contextTokenCount()},
+                          {"format", sp::promptFormatKey(task.promptPieces().format)},
+                          {"prompt", task.promptPieces().toJson()},
                           {"objective", sp::objectiveInfo(base.objective).key},
                           {"higher_is_better", sp::objectiveInfo(base.objective).higherIsBetter}};
     if (!plan.databasePath.empty())
@@ -448,7 +459,8 @@ void runSweep(TrainOptions& options)
 // ---- eval --run ID -------------------------------------------------------------------------------------
 // Evaluates the run's last σ on its stored context and queries and stores the result as the run's
 // evaluations (replacing the earlier ones: the same σ, the same queries, one row per condition).
-void runEval(std::int64_t runId, const std::string& db, const std::string& device, bool queries)
+void runEval(std::int64_t runId, const std::string& db, const std::string& device, bool queries,
+             const std::string& format)
 {
     sp::RunStore store = spcli::openExistingStore(db);
     const sp::RunRecord record = store.run(runId);
@@ -475,7 +487,10 @@ void runEval(std::int64_t runId, const std::string& db, const std::string& devic
         taskQueries.push_back({query.text, query.target, query.heldOut});
         queryIds.push_back(query.id);
     }
-    sp::CompressionTask task(model, store.context(*record.contextId).text, std::move(taskQueries));
+    // The run's own format unless --format says otherwise (runs from before formats were plain).
+    const sp::PromptFormat promptFormat = sp::promptFormatFromKey(format.empty() ? record.promptFormat : format);
+    sp::CompressionTask task(model, store.context(*record.contextId).text, std::move(taskQueries), promptFormat,
+                             record.promptPieces.value("template", std::string()));
     const sp::Evaluation evaluation = task.evaluate(sigma, config);
     const std::vector<sp::StoredEvaluation> rows = sp::toStoredEvaluations(evaluation, sigmaStep, queryIds);
     store.addEvaluations(runId, rows, true);
@@ -485,6 +500,8 @@ void runEval(std::int64_t runId, const std::string& db, const std::string& devic
                           {"stored_evaluations", rows.size()},
                           {"k", config.k},
                           {"context_tokens", task.contextTokenCount()},
+                          {"format", sp::promptFormatKey(task.promptPieces().format)},
+                          {"prompt", task.promptPieces().toJson()},
                           {"compression_ratio", double(task.contextTokenCount()) / double(config.k)},
                           {"objective", sp::objectiveInfo(config.objective).key},
                           {"higher_is_better", sp::objectiveInfo(config.objective).higherIsBetter},
@@ -534,19 +551,21 @@ void registerTrainCommands(CLI::App& app)
     auto evalDevice = std::make_shared<std::string>();
     auto evalJson = std::make_shared<bool>(false);
     auto evalQueries = std::make_shared<bool>(false);
+    auto evalFormat = std::make_shared<std::string>();
     CLI::App* eval = app.add_subcommand("eval", "Evaluate a stored run's σ against the baselines");
     eval->add_option("--run", *evalRun, "Run id (softprompt runs list)")->required();
     eval->add_option("--db", *evalDb, "Run database (default: the per-user runs.sqlite)");
     eval->add_option("--device", *evalDevice, "Override the run's device (cpu, cuda)");
     eval->add_flag("--json", *evalJson, "JSON output (the only format)");
     eval->add_flag("--queries", *evalQueries, "Include every query's outcomes");
+    eval->add_option("--format", *evalFormat, "auto, plain or chat (default: the format the run was trained with)");
     auto evalCoverage = std::make_shared<spcli::CoverageCliOptions>();
     spcli::addCoverageOptions(*eval, *evalCoverage);
     eval->callback([=] {
         if (evalCoverage->enabled)
             spcli::runCoverageEval(*evalRun, *evalDb, *evalDevice, *evalCoverage);
         else
-            runEval(*evalRun, *evalDb, *evalDevice, *evalQueries);
+            runEval(*evalRun, *evalDb, *evalDevice, *evalQueries, *evalFormat);
     });
 
     auto benchModel = std::make_shared<std::string>("demo");

@@ -72,7 +72,8 @@ private Q_SLOTS:
         queries.close();
         const CliResult train = runCli({"train", "--model", "demo", "--context", dir_.filePath("context.txt"),
                                         "--queries", dir_.filePath("queries.jsonl"), "--k", "4", "--steps", "8",
-                                        "--target", "continuation", "--length", "4", "--db", db_, "--json"});
+                                        "--target", "continuation", "--length", "4", "--format", "plain",
+                                        "--db", db_, "--json"}); // the playground's layout
         QVERIFY2(train.exitCode == 0, qPrintable(train.err));
         runId_ = train.json().at("run_id").get<qint64>();
     }
@@ -87,11 +88,13 @@ private Q_SLOTS:
         const nlohmann::json run = fromRun.json();
         for (const char* key : {"full", "sigma", "none"})
             QVERIFY2(run.at("conditions").contains(key), key);
+        QCOMPARE(run.at("format").get<std::string>(), std::string("plain")); // the run's own format
 
         const QString sigmaFile = dir_.filePath("sigma.safetensors");
         QCOMPARE(runCli({"runs", "export", QString::number(runId_), "--db", db_, "--sigma", sigmaFile}).exitCode, 0);
+        // A σ file carries no format: say the one it was trained in (auto would be the demo's template).
         const CliResult fromFile = runCli({"generate", "--model", "demo", "--sigma", sigmaFile, "--prompt", kQuestion,
-                                           "--json", "--max-new", "8"});
+                                           "--format", "plain", "--json", "--max-new", "8"});
         QVERIFY2(fromFile.exitCode == 0, qPrintable(fromFile.err));
         const nlohmann::json file = fromFile.json();
         QCOMPARE(file.at("conditions").size(), std::size_t(1)); // σ alone by default

@@ -300,7 +300,8 @@ private Q_SLOTS:
             text += "Every reply starts with a greeting and ends with a numbered list. ";
         const std::vector<std::int32_t> context = model.encode(text);
         sp::engine::TeacherCache::instance().clear();
-        const auto state = sp::engine::contextState(model, context, "memory-test-surprisal-context");
+        const auto state =
+            sp::engine::contextState(model, model.prefixIds, context, {}, "memory-test-surprisal-context");
         QCOMPARE(state->surprisal.size(), context.size());
         QCOMPARE(state->prefix.length, std::int64_t(context.size() + 1));
 

@@ -47,6 +47,9 @@ ShardRun writeShard(const std::string& path, int k, int steps, const std::string
     run.querySetId = store.putQuerySet("queries", {{0, "q one", "a", false}, {0, "q two", "b", true}});
     run.sweepId = store.findOrCreateSweep(kSweepUuid, "grid sweep", {{"grid", "test"}}, run.contextId);
     run.tags = {"sweep", "k" + std::to_string(k)};
+    // Trained in the chat format: the merged run must keep its format and rendered pieces.
+    run.promptFormat = "chat";
+    run.promptPieces = {{"format", "chat"}, {"pre", "<|im_start|>system\n"}, {"k", k}};
     auto writer = store.startRun(run);
     for (int step = 1; step <= steps; ++step)
         writer->addMetrics(step, {{metricName(0), metricValue(step, 0)}, {metricName(1), metricValue(step, 1)}});
@@ -196,6 +199,9 @@ private Q_SLOTS:
             QVERIFY(sameBits(merged.loadSigma(id, steps / 2), sigmaForStep(steps / 2, k)));
             QCOMPARE(run.tags, (std::vector<std::string>{"k" + std::to_string(k), "sweep"}));
             QCOMPARE(run.summary.value("heldout_s", 0.0), 0.5);
+            QCOMPARE(run.promptFormat, std::string("chat"));
+            QCOMPARE(run.promptPieces.value("pre", std::string()), std::string("<|im_start|>system\n"));
+            QCOMPARE(run.promptPieces.value("k", 0), k);
             const std::vector<sp::StoredEvaluation> evaluations = merged.evaluations(id);
             QCOMPARE(evaluations.size(), std::size_t(2));
             // The evaluation's query id points at this file's copy of the same query.

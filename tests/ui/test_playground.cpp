@@ -110,6 +110,10 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, kAnswerTimeoutMs);
         QVERIFY(!tab->isGenerating());
         QCOMPARE(tab->errorText(condition), QString());
+        // The run was trained through the demo model's chat template, so the question goes into a user
+        // turn as typed (no "User: …" query format) and σ answers in the layout it was trained in.
+        QVERIFY(tab->chatLayout());
+        QCOMPARE(tab->formattedQuestion(), QString(kQuestion));
 
         int streamed = 0;
         for (const QList<QVariant>& signal : tokens)
@@ -117,7 +121,7 @@ private slots:
         QVERIFY2(streamed > 0, "tokens arrive one by one");
 
         const spui::Session* session = window_->session();
-        sp::Playground reference(session->model(), session->context().toStdString());
+        sp::Playground reference(session->model(), session->context().toStdString(), tab->promptFormat());
         const sp::RunStore store = sp::RunStore::open(session->databasePath().toStdString());
         reference.setSigma(store.loadSigma(runId_));
         const sp::Generation expected =
@@ -147,7 +151,7 @@ private slots:
             QCOMPARE(tab->turnCount(condition), 2);
 
         const spui::Session* session = window_->session();
-        sp::Playground reference(session->model(), session->context().toStdString());
+        sp::Playground reference(session->model(), session->context().toStdString(), tab->promptFormat());
         reference.setSigma(sp::RunStore::open(session->databasePath().toStdString()).loadSigma(runId_));
         const sp::Generation first =
             reference.generate(sp::Condition::SoftPrompt, {}, firstQuestion.toStdString(), tab->sampling());

@@ -17,6 +17,7 @@
 // Torch-free header: the GUI, the CLI and the report use it.
 #include "softprompt/engine.h"
 #include "softprompt/model_handle.h"
+#include "softprompt/prompt_format.h"
 #include "softprompt/soft_prompt.h"
 
 #include <nlohmann/json.hpp>
@@ -45,6 +46,9 @@ struct CoverageOptions {
     CoverageUnitKind unit = CoverageUnitKind::Sentence;
     double influenceThreshold = 0.1; // nats
     double keepFraction = 0.5;
+    // The layout the queries are asked in: σ's run's format (a stored run's promptFormat). The units
+    // are always the context's own sentences; the template's markers are never left out.
+    PromptFormat format = PromptFormat::Plain;
 };
 
 struct CoverageUnit {

@@ -4,6 +4,7 @@
 //
 //     σ̂ = argmin_σ s(ŷ, ŷ_σ)   (argmax for a similarity such as cosine)
 #include "softprompt/model_handle.h"
+#include "softprompt/prompt_format.h"
 #include "softprompt/soft_prompt.h"
 
 #include <nlohmann/json.hpp>
@@ -161,13 +162,23 @@ struct Evaluation {
     std::vector<ConditionAggregate> train;   // aggregates over training queries
 };
 
+// The prompt a condition gives the model before its continuation, as text built from a layout's
+// pieces, for display (the Compare tab): σ's slots read "[σ × k]"; first-k and last-k cut the
+// context's tokens with `tokenizer` (without one they are described); the pruned prompt needs the
+// teacher's surprisal, so it is described. Torch-free.
+std::string conditionPromptText(const PromptPieces& pieces, Condition condition, const std::string& context,
+                                const std::string& query, int k, const Tokenizer* tokenizer);
+
 // ---- the task ----------------------------------------------------------------------------------
 // One context and its queries on one model. Holds the teacher (the context's KV cache and the
 // teacher distributions), computed once and cached by model identity, context hash, query and
 // settings.
 class CompressionTask {
 public:
-    CompressionTask(ModelHandle model, std::string context, std::vector<Query> queries);
+    // `format`: how c and z go into the prompt (Auto = the model's chat template when it has one;
+    // see softprompt/prompt_format.h). Throws sp::Error when the template cannot hold them.
+    CompressionTask(ModelHandle model, std::string context, std::vector<Query> queries,
+                    PromptFormat format = PromptFormat::Plain, const std::string& templateName = "");
     ~CompressionTask();
     struct Impl;
     // Core-internal: a task on a model that has no ModelHandle (tests, benchmarks on random models).
@@ -177,6 +188,12 @@ public:
     const std::string& context() const;
     const std::vector<Query>& queries() const;
     int contextTokenCount() const;
+    // The layout this task uses: [pre][context → σ][mid][query][post], as text.
+    const PromptPieces& promptPieces() const;
+    // The ids the model sees before the continuation for query `query` under `condition` (σ's k
+    // slots are shown as k copies of -1), and the same as text with σ written as "[σ × k]".
+    std::vector<std::int32_t> promptIds(Condition condition, std::size_t query, int k) const;
+    std::string promptText(Condition condition, std::size_t query, int k) const;
 
     // Throws sp::Error with what to do: empty context, no queries, k too large, context + σ +
     // query longer than the window, unknown device.

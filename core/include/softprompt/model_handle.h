@@ -1,6 +1,7 @@
 #pragma once
 // A loaded model as the UI and CLI see it: no torch types. The engine reaches the torch model
 // through impl().
+#include "softprompt/chat_model_files.h"
 #include "softprompt/tokenizer.h"
 
 #include <cstdint>
@@ -81,6 +82,8 @@ public:
     bool isLoaded() const { return bool(impl_); }
     const ModelSummary& summary() const;
     const Tokenizer& tokenizer() const;
+    // Chat template(s), special-token strings and merged EOS ids of the model folder.
+    const ChatModelFiles& chatFiles() const;
 
     // Greedy decoding with the KV cache, stopping at EOS (kept) or after maxNewTokens or at the end
     // of the window. Returns the new ids only.

@@ -8,11 +8,15 @@
 //     σ:     [prefix] σ₁ … σ_k  q₁ a₁ q₂ a₂ … q_t      (the student's layout, as trained)
 //     none:  [prefix]            q₁ a₁ q₂ a₂ … q_t
 //
-// Each question and answer is tokenised on its own and the ids are concatenated, as the engine
-// does with c and z, so a one-turn greedy σ answer is the engine's own σ evaluation
+// Plain format: each question and answer is tokenised on its own and the ids are concatenated, as
+// the engine does with c and z. Chat format (softprompt/prompt_format.h): the model's chat template
+// renders the whole conversation (context in the system turn, questions in user turns, answers in
+// assistant turns), it is tokenised as one string, and σ replaces the context's tokens only. Either
+// way a one-turn greedy σ answer is the engine's own σ evaluation in that format
 // (tests/core/test_playground.cpp). Torch-free: the GUI and the CLI both use it.
 #include "softprompt/engine.h"
 #include "softprompt/model_handle.h"
+#include "softprompt/prompt_format.h"
 #include "softprompt/soft_prompt.h"
 
 #include <atomic>
@@ -61,8 +65,10 @@ using TokenCallback = std::function<void(const GeneratedToken&)>;
 
 class Playground {
 public:
-    // `context` may be empty when only σ and no-context answers are asked for.
-    Playground(ModelHandle model, std::string context);
+    // `context` may be empty when only σ and no-context answers are asked for. `format`: the layout
+    // σ was trained in (a stored run's promptFormat); Auto is the chat template when the model has
+    // one. Throws sp::Error when the chat format cannot be used with this model.
+    Playground(ModelHandle model, std::string context, PromptFormat format = PromptFormat::Plain);
     ~Playground();
     Playground(Playground&&) noexcept;
     Playground& operator=(Playground&&) noexcept;
@@ -75,10 +81,14 @@ public:
     bool hasSigma() const;
     int contextTokenCount() const;
 
-    // The ids the model reads before generating (prefix, condition tokens excluded for σ, which has
-    // no ids: its k slots are counted in Generation::promptTokens). For display and tests.
+    // The layout in use: Plain, or Chat with the template's pieces.
+    const PromptPieces& promptPieces() const;
+
+    // The ids the model reads after the condition (the context or σ) before it answers: the turns,
+    // and in the chat format the template's markers around them. For display and tests.
     std::vector<std::int32_t> conversationIds(const std::vector<ConversationTurn>& history,
-                                              const std::string& question) const;
+                                              const std::string& question,
+                                              Condition condition = Condition::SoftPrompt) const;
 
     // Generates under `condition` (FullContext, SoftPrompt or NoContext). Throws sp::Error with
     // what to do: another condition, no σ, an empty context or question, a conversation longer than

@@ -34,6 +34,10 @@ StoredInputs storeTaskInputs(RunStore& store, const CompressionTask& task, const
 NewRun newRunFor(const std::string& name, const TrainConfig& config, const ModelSummary& model,
                  const std::string& modelPath, const StoredInputs& inputs,
                  std::optional<std::int64_t> sweepId = std::nullopt);
+// The same, recording the task's prompt format and rendered pieces.
+NewRun newRunFor(const std::string& name, const TrainConfig& config, const CompressionTask& task,
+                 const std::string& modelPath, const StoredInputs& inputs,
+                 std::optional<std::int64_t> sweepId = std::nullopt);
 
 // ---- during training ------------------------------------------------------------------------------
 // A step's stored metric points under metric_key names; the held-out ones only on evaluation steps.

@@ -101,6 +101,8 @@ struct NewRun {
     std::optional<std::int64_t> sweepId;    // from createSweep(), for runs of a compression sweep
     std::vector<std::string> tags;
     std::string notes;
+    std::string promptFormat = "plain";                     // "plain" or "chat" (softprompt/prompt_format.h)
+    nlohmann::json promptPieces = nlohmann::json::object(); // PromptPieces::toJson(): the rendered layout
 };
 
 struct RunRecord {
@@ -123,6 +125,8 @@ struct RunRecord {
     int lastStep = 0;                                      // the last step with a stored metric
     nlohmann::json lastMetrics = nlohmann::json::object(); // metric -> its last stored value
     nlohmann::json summary = nlohmann::json::object();     // final results set by RunWriter::setSummary
+    std::string promptFormat = "plain";                     // runs from before prompt formats read "plain"
+    nlohmann::json promptPieces = nlohmann::json::object(); // PromptPieces::toJson()
     std::optional<int> lastCheckpointStep;
 };
 

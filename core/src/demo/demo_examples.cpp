@@ -78,11 +78,24 @@ std::vector<ExampleSpec> exampleSpecs()
     return specs;
 }
 
+// The user's words only: the demo model's chat template (resources/demo-model/tokenizer_config.json)
+// adds "User: " before them and "\nAssistant:" after, as the corpus writes its queries.
+std::string userWords(const std::string& query)
+{
+    const std::string opening = "User: ", closing = "\nAssistant:";
+    std::string words = query;
+    if (words.rfind(opening, 0) == 0)
+        words.erase(0, opening.size());
+    if (words.size() >= closing.size() && words.compare(words.size() - closing.size(), closing.size(), closing) == 0)
+        words.erase(words.size() - closing.size());
+    return words;
+}
+
 void writeQueries(const std::string& path, const std::vector<DemoQuery>& queries)
 {
     std::string text;
     for (const DemoQuery& query : queries)
-        text += nlohmann::json{{"query", query.query}, {"target", query.answer}}.dump() + "\n";
+        text += nlohmann::json{{"query", userWords(query.query)}, {"target", query.answer}}.dump() + "\n";
     writeTextFile(path, text);
 }
 

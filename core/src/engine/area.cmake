@@ -5,6 +5,7 @@ sp_core_library(sp_engine TORCH SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/optimizer.cpp
     ${CMAKE_CURRENT_LIST_DIR}/statistics.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine_model.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/prompt_layout.cpp
     ${CMAKE_CURRENT_LIST_DIR}/forward.cpp
     ${CMAKE_CURRENT_LIST_DIR}/teacher_cache.cpp
     ${CMAKE_CURRENT_LIST_DIR}/teacher.cpp
@@ -20,5 +21,5 @@ sp_core_library(sp_engine TORCH SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/bench.cpp
     ${CMAKE_CURRENT_LIST_DIR}/playground.cpp
     ${CMAKE_CURRENT_LIST_DIR}/coverage.cpp
-    DEPS sp_base sp_formats sp_tokenizer sp_model)
+    DEPS sp_base sp_formats sp_tokenizer sp_model sp_chat)
 list(APPEND SP_CORE_AREA_LIBRARIES sp_engine)

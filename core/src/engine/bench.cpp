@@ -125,7 +125,7 @@ nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std:
         throw Error("the benchmark run did not finish: " + result.error);
     const double step = median(stepSeconds);
     const std::int64_t batch = std::min<std::int64_t>(options.batchSize, std::int64_t(queries.size()));
-    const std::int64_t prefixTokens = std::int64_t(task.model.prefixIds.size()) + options.k;
+    const std::int64_t prefixTokens = std::int64_t(task.preIds.size() + task.midIds.size()) + options.k;
     const std::int64_t width = prefixTokens + queryTokens;
     const double flops = batch > 1 ? stepFlops(config, prefixTokens, batch, queryTokens, 1)
                                    : stepFlops(config, 0, 1, width, 1);
@@ -135,8 +135,9 @@ nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std:
     const auto contextState = task.contextState();
     std::vector<std::vector<std::int32_t>> fullRows, queryRows;
     for (std::int64_t b = 0; b < batch; ++b) {
-        std::vector<std::int32_t> row = task.model.prefixIds;
+        std::vector<std::int32_t> row = task.preIds;
         row.insert(row.end(), context.begin(), context.end());
+        row.insert(row.end(), task.midIds.begin(), task.midIds.end());
         row.insert(row.end(), queries[std::size_t(b)].begin(), queries[std::size_t(b)].end());
         fullRows.push_back(std::move(row));
         queryRows.push_back(queries[std::size_t(b)]);

@@ -325,14 +325,14 @@ CoverageMap computeCoverage(const CompressionTask::Impl& task, const std::vector
     const double steps = double(spans.size() + (sigma ? 1 : 0));
 
     if (sigma) {
-        const QueryScores scores = scoreQueries(lm, conditionPrefixFromEmbeddings(task.model, sigmaTensor), set);
+        const QueryScores scores = scoreQueries(lm, prefixFromEmbeddings(lm, task.aroundContext(sigmaTensor).unsqueeze(0)), set);
         map.hasSigma = true;
         map.sigmaKl = scores.kl;
         map.sigmaTop1 = scores.agrees;
         if (progress)
             progress(1.0 / steps);
     }
-    const auto fixedCount = std::int64_t(task.model.prefixIds.size());
+    const auto fixedCount = std::int64_t(task.preIds.size());
     for (std::size_t u = 0; u < spans.size(); ++u) {
         checkCancel();
         CoverageUnit unit;
@@ -379,7 +379,7 @@ CoverageMap computeCoverage(const ModelHandle& model, const std::string& context
 {
     if (!model.isLoaded())
         throw Error("no model is loaded; load a model before computing the coverage map");
-    const auto task = engine::makeTaskImpl(engine::engineModelFromHandle(model), context, queries);
+    const auto task = engine::makeTaskImpl(engine::engineModelFromHandle(model), context, queries, options.format);
     const std::vector<std::string> pieces = model.tokenizer().decodePieces(task->contextIds);
     return engine::computeCoverage(*task, pieces, config, sigma, options, progress, cancel);
 }

@@ -50,6 +50,9 @@ EngineModel engineModelFromTokenizer(std::shared_ptr<const model::CausalLM> lm, 
         return tokenizer.decode(ids, true);
     };
     engineModel.piece = [tokenizer](std::int32_t id) { return tokenizer.decode({id}, false); };
+    engineModel.decodeAll = [tokenizer](const std::vector<std::int32_t>& ids) {
+        return tokenizer.decode(ids, false);
+    };
     engineModel.isSpecial = [tokenizer](std::int32_t id) { return tokenizer.isSpecial(id); };
     engineModel.prefixIds = leadingSpecialIds(tokenizer);
     for (std::int64_t id : lm->config().eosTokenIds)
@@ -68,6 +71,7 @@ EngineModel engineModelFromHandle(const ModelHandle& handle)
     engineModel.stopIds.clear();
     for (std::int64_t id : loaded.stopIds())
         engineModel.stopIds.push_back(std::int32_t(id));
+    engineModel.chatFiles = loaded.chatFiles();
     return engineModel;
 }
 
@@ -86,6 +90,12 @@ void useByteLevelCodec(EngineModel& model)
     };
     model.piece = [](std::int32_t id) {
         return id >= 0 && id < 256 ? std::string(1, char(id)) : std::string("<special>");
+    };
+    model.decodeAll = [piece = model.piece](const std::vector<std::int32_t>& ids) {
+        std::string text;
+        for (std::int32_t id : ids)
+            text += piece(id);
+        return text;
     };
     model.isSpecial = [](std::int32_t id) { return id >= 256; };
 }

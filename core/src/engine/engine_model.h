@@ -3,6 +3,7 @@
 // text, and a stable identity for the teacher cache. Built from a ModelHandle, or directly from a
 // CausalLM and a Tokenizer (tests and benchmarks on random models).
 #include "model/causal_lm.h"
+#include "softprompt/chat_model_files.h"
 #include "softprompt/model_handle.h"
 
 #include <functional>
@@ -17,12 +18,14 @@ struct EngineModel {
     std::function<std::vector<std::int32_t>(const std::string&)> encode; // without special tokens
     std::function<std::string(const std::vector<std::int32_t>&)> decode; // skipping special tokens
     std::function<std::string(std::int32_t)> piece; // one token as text, special tokens included
+    std::function<std::string(const std::vector<std::int32_t>&)> decodeAll; // special tokens kept as text
     std::function<bool(std::int32_t)> isSpecial;
     // The ids the tokenizer puts before every text (BOS for Llama-family models, nothing for
     // GPT-2 and Qwen2). Teacher and student both start with them: [BOS] c z and [BOS] σ z.
     std::vector<std::int32_t> prefixIds;
     std::vector<std::int32_t> stopIds; // greedy decoding stops after one of these (EOS)
     std::string identity;              // model files' hash (+ device and dtype for the caches)
+    ChatModelFiles chatFiles;          // the folder's chat template(s) and special-token strings
 };
 
 // `identity` names the weights (e.g. ModelSummary::identity); device and dtype are appended.

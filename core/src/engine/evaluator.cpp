@@ -20,44 +20,21 @@ constexpr std::int64_t kShownTopTokens = 10;
 engine::PrefixState conditionPrefix(const CompressionTask::Impl& task, Condition condition,
                                     const at::Tensor& sigma, int k, const engine::ContextState& context)
 {
+    // Every condition keeps the layout: pre ⊕ (what stands for the context) ⊕ mid, except "no
+    // context", which is what the format renders without one (the template with no system message).
     const model::CausalLM& lm = *task.model.lm;
-    const at::Tensor fixed = task.fixedPrefixEmbeds(); // [P0, d] fp32
-    const auto withTokens = [&](const std::vector<std::int32_t>& ids) {
-        std::vector<std::int64_t> wide(ids.begin(), ids.end());
-        const at::Tensor idTensor =
-            at::tensor(wide, at::kLong).view({1, std::int64_t(wide.size())}).to(lm.device());
-        at::Tensor embeds =
-            ids.empty() ? fixed : at::cat({fixed, lm.embed(idTensor)[0].to(at::kFloat)}, 0); // [P0 + n, d]
-        return engine::prefixFromEmbeddings(lm, embeds.unsqueeze(0));
-    };
-    const std::vector<std::int32_t>& contextIds = task.contextIds;
-    const auto n = std::int64_t(contextIds.size());
-    const std::int64_t budget = std::min<std::int64_t>(k, n);
     switch (condition) {
     case Condition::FullContext:
         return context.prefix;
     case Condition::SoftPrompt:
-        return engine::prefixFromEmbeddings(lm, at::cat({fixed, sigma}, 0).unsqueeze(0));
+        return engine::prefixFromEmbeddings(lm, task.aroundContext(sigma).unsqueeze(0));
     case Condition::NoContext:
-        return withTokens({});
+        return engine::prefixFromEmbeddings(lm, task.embedIds(task.noContextIds).unsqueeze(0));
     case Condition::FirstK:
-        return withTokens(std::vector<std::int32_t>(contextIds.begin(), contextIds.begin() + budget));
     case Condition::LastK:
-        return withTokens(std::vector<std::int32_t>(contextIds.end() - budget, contextIds.end()));
-    case Condition::PrunedHardPrompt: {
-        // LLMLingua-style: keep the k tokens the teacher found most surprising, in their order.
-        std::vector<std::int64_t> order(static_cast<std::size_t>(n));
-        std::iota(order.begin(), order.end(), 0);
-        std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-            return context.surprisal[std::size_t(a)] > context.surprisal[std::size_t(b)];
-        });
-        order.resize(std::size_t(budget));
-        std::sort(order.begin(), order.end());
-        std::vector<std::int32_t> kept;
-        for (std::int64_t index : order)
-            kept.push_back(contextIds[std::size_t(index)]);
-        return withTokens(kept);
-    }
+    case Condition::PrunedHardPrompt:
+        return engine::prefixFromEmbeddings(
+            lm, task.aroundContext(task.embedIds(task.keptContextIds(condition, k, context.surprisal))).unsqueeze(0));
     }
     throw Error("unknown condition");
 }

@@ -91,36 +91,121 @@ void checkSettings(const SamplingSettings& settings)
 
 } // namespace
 
-Playground::Impl::Impl(ModelHandle handle_, engine::EngineModel model_, std::string context_)
+Playground::Impl::Impl(ModelHandle handle_, engine::EngineModel model_, std::string context_, PromptFormat format)
     : handle(std::move(handle_)), model(std::move(model_)), context(std::move(context_))
 {
     if (!model.lm)
         throw Error("no model is loaded; load a model before asking it questions");
     model::configureCpuThreads();
-    contextIds = model.encode(context);
-    contextKey = sha256Hex(model.identity + "\x1fprefix\x1f" + idsDigest(model.prefixIds) + "\x1f" +
-                           idsDigest(contextIds));
+    if (resolvePromptFormat(format, model.chatFiles) == PromptFormat::Chat) {
+        chat.emplace(model.chatFiles);
+        pieces = chat->pieces();
+    } else {
+        contextIds = model.encode(context);
+        contextKey = sha256Hex(model.identity + "\x1fprefix\x1f" + idsDigest(model.prefixIds) + "\x1f" +
+                               idsDigest(contextIds));
+        pieces.pre = model.decodeAll ? model.decodeAll(model.prefixIds) : std::string();
+        pieces.noContextPre = pieces.pre;
+    }
 }
 
-engine::PrefixState Playground::Impl::prefixFor(Condition condition) const
+Playground::Impl::Layout Playground::Impl::layoutFor(Condition condition, const std::vector<ConversationTurn>& history,
+                                                     const std::string& question) const
+{
+    if (condition != Condition::FullContext && condition != Condition::SoftPrompt && condition != Condition::NoContext)
+        throw Error("the playground answers with the full context, σ or no context, not with " +
+                    conditionLabel(condition));
+    if (condition == Condition::FullContext && trimWhitespace(context).empty())
+        throw Error("the context is empty: write or load the long prompt to ask with the full context");
+    return chat ? chatLayout(condition, history, question) : plainLayout(condition, history, question);
+}
+
+Playground::Impl::Layout Playground::Impl::plainLayout(Condition condition, const std::vector<ConversationTurn>& history,
+                                                       const std::string& question) const
+{
+    Layout layout;
+    layout.pre = model.prefixIds;
+    if (condition == Condition::FullContext)
+        layout.context = contextIds;
+    const std::vector<std::int32_t> separator = model.encode("\n");
+    for (const ConversationTurn& turn : history) {
+        const std::vector<std::int32_t> asked = model.encode(turn.question);
+        layout.rest.insert(layout.rest.end(), asked.begin(), asked.end());
+        std::vector<std::int32_t> reply = turn.reply;
+        // An end-of-text token closed the answer; inside a conversation a newline separates turns.
+        while (!reply.empty() &&
+               std::find(model.stopIds.begin(), model.stopIds.end(), reply.back()) != model.stopIds.end())
+            reply.pop_back();
+        layout.rest.insert(layout.rest.end(), reply.begin(), reply.end());
+        layout.rest.insert(layout.rest.end(), separator.begin(), separator.end());
+    }
+    const std::vector<std::int32_t> asked = model.encode(question);
+    layout.rest.insert(layout.rest.end(), asked.begin(), asked.end());
+    return layout;
+}
+
+// transformers' route for the whole conversation (render, then tokenise as one string), cut where
+// the engine cuts one turn: the tokens of pre ⊕ c come from tokenizeChat on the first question, so
+// a one-turn conversation is exactly the engine's teacher (and, with σ for c, its student).
+Playground::Impl::Layout Playground::Impl::chatLayout(Condition condition, const std::vector<ConversationTurn>& history,
+                                                      const std::string& question) const
+{
+    std::vector<std::pair<std::string, std::string>> turns;
+    for (const ConversationTurn& turn : history) {
+        std::vector<std::int32_t> reply = turn.reply;
+        while (!reply.empty() &&
+               std::find(model.stopIds.begin(), model.stopIds.end(), reply.back()) != model.stopIds.end())
+            reply.pop_back();
+        turns.emplace_back("user", turn.question);
+        turns.emplace_back("assistant", model.decode(reply));
+    }
+    turns.emplace_back("user", question);
+
+    Layout layout;
+    if (condition == Condition::NoContext) {
+        layout.rest = model.encode(chat->renderConversation(nullptr, turns));
+        return layout;
+    }
+    const std::string& firstQuestion = history.empty() ? question : history.front().question;
+    engine::TokenizedPrompt first = engine::tokenizeChat(*chat, model.encode, context, {firstQuestion});
+    const std::vector<std::int32_t> whole = model.encode(chat->renderConversation(&context, turns));
+    const std::size_t head = first.pre.size() + first.context.size();
+    if (whole.size() < head || !std::equal(first.pre.begin(), first.pre.end(), whole.begin()) ||
+        !std::equal(first.context.begin(), first.context.end(), whole.begin() + std::ptrdiff_t(first.pre.size())))
+        throw Error("the chat template renders this conversation's start differently from its first turn, so "
+                    "σ cannot stand in for the context; start a new conversation");
+    layout.pre = std::move(first.pre);
+    if (condition == Condition::FullContext)
+        layout.context = std::move(first.context);
+    layout.rest.assign(whole.begin() + std::ptrdiff_t(head), whole.end());
+    return layout;
+}
+
+engine::PrefixState Playground::Impl::prefixFor(Condition condition, const Layout& layout) const
 {
     switch (condition) {
-    case Condition::FullContext:
-        if (trimWhitespace(context).empty() || contextIds.empty())
+    case Condition::FullContext: {
+        if (layout.context.empty())
             throw Error("the context is empty: write or load the long prompt to ask with the full context");
-        return engine::contextState(model, contextIds, contextKey)->prefix;
+        const std::string key = chat ? sha256Hex(model.identity + "\x1fchat-prefix\x1f" + idsDigest(layout.pre) +
+                                                 "\x1f" + idsDigest(layout.context))
+                                     : contextKey;
+        return engine::contextState(model, layout.pre, layout.context, {}, key)->prefix;
+    }
     case Condition::SoftPrompt: {
         std::lock_guard<std::mutex> lock(mutex);
         if (!sigma.defined())
             throw Error("no σ is chosen: pick a trained run (or a σ file) to ask σ");
-        if (!sigmaPrefix)
-            sigmaPrefix = engine::conditionPrefixFromEmbeddings(model, sigma);
+        if (!sigmaPrefix || sigmaPrefixPre != layout.pre) {
+            sigmaPrefix = engine::conditionPrefixFromEmbeddings(model, layout.pre, sigma);
+            sigmaPrefixPre = layout.pre;
+        }
         return *sigmaPrefix;
     }
     case Condition::NoContext: {
         std::lock_guard<std::mutex> lock(mutex);
         if (!emptyPrefix)
-            emptyPrefix = engine::conditionPrefixFromEmbeddings(model, at::Tensor());
+            emptyPrefix = engine::conditionPrefixFromEmbeddings(model, layout.pre, at::Tensor());
         return *emptyPrefix;
     }
     default:
@@ -129,12 +214,12 @@ engine::PrefixState Playground::Impl::prefixFor(Condition condition) const
     }
 }
 
-Playground::Playground(ModelHandle model, std::string context)
+Playground::Playground(ModelHandle model, std::string context, PromptFormat format)
 {
     if (!model.isLoaded())
         throw Error("no model is loaded; load a model before asking it questions");
     engine::EngineModel engineModel = engine::engineModelFromHandle(model);
-    impl_ = std::make_unique<Impl>(std::move(model), std::move(engineModel), std::move(context));
+    impl_ = std::make_unique<Impl>(std::move(model), std::move(engineModel), std::move(context), format);
 }
 
 Playground::Playground(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -162,29 +247,20 @@ bool Playground::hasSigma() const
 
 int Playground::contextTokenCount() const
 {
+    if (impl_->chat)
+        return int(engine::tokenizeChat(*impl_->chat, impl_->model.encode, impl_->context, {}).context.size());
     return int(impl_->contextIds.size());
 }
 
-std::vector<std::int32_t> Playground::conversationIds(const std::vector<ConversationTurn>& history,
-                                                      const std::string& question) const
+const PromptPieces& Playground::promptPieces() const
 {
-    const engine::EngineModel& model = impl_->model;
-    const std::vector<std::int32_t> separator = model.encode("\n");
-    std::vector<std::int32_t> ids;
-    for (const ConversationTurn& turn : history) {
-        const std::vector<std::int32_t> asked = model.encode(turn.question);
-        ids.insert(ids.end(), asked.begin(), asked.end());
-        std::vector<std::int32_t> reply = turn.reply;
-        // An end-of-text token closed the answer; inside a conversation a newline separates turns.
-        while (!reply.empty() &&
-               std::find(model.stopIds.begin(), model.stopIds.end(), reply.back()) != model.stopIds.end())
-            reply.pop_back();
-        ids.insert(ids.end(), reply.begin(), reply.end());
-        ids.insert(ids.end(), separator.begin(), separator.end());
-    }
-    const std::vector<std::int32_t> asked = model.encode(question);
-    ids.insert(ids.end(), asked.begin(), asked.end());
-    return ids;
+    return impl_->pieces;
+}
+
+std::vector<std::int32_t> Playground::conversationIds(const std::vector<ConversationTurn>& history,
+                                                      const std::string& question, Condition condition) const
+{
+    return impl_->layoutFor(condition, history, question).rest;
 }
 
 Generation Playground::generate(Condition condition, const std::vector<ConversationTurn>& history,
@@ -196,12 +272,13 @@ Generation Playground::generate(Condition condition, const std::vector<Conversat
         throw Error("the question is empty: type a question to ask");
     const engine::EngineModel& model = impl_->model;
     const model::CausalLM& lm = *model.lm;
-    const std::vector<std::int32_t> ids = conversationIds(history, question);
+    const Impl::Layout layout = impl_->layoutFor(condition, history, question);
+    const std::vector<std::int32_t>& ids = layout.rest;
     if (ids.empty())
         throw Error("the question is empty after tokenisation; type a question to ask");
 
     at::NoGradGuard noGrad;
-    const engine::PrefixState prefix = impl_->prefixFor(condition);
+    const engine::PrefixState prefix = impl_->prefixFor(condition, layout);
     Generation generation;
     generation.condition = condition;
     const std::int64_t promptLength = prefix.length + std::int64_t(ids.size());
@@ -271,13 +348,14 @@ std::vector<GeneratedToken> Playground::score(Condition condition, const std::ve
         return {};
     const engine::EngineModel& model = impl_->model;
     const model::CausalLM& lm = *model.lm;
-    std::vector<std::int32_t> ids = conversationIds(history, question);
+    const Impl::Layout layout = impl_->layoutFor(condition, history, question);
+    std::vector<std::int32_t> ids = layout.rest;
     if (ids.empty())
         throw Error("the question is empty after tokenisation; type a question to ask");
     const auto asked = std::int64_t(ids.size());
     ids.insert(ids.end(), reply.begin(), reply.end());
     at::NoGradGuard noGrad;
-    const engine::PrefixState prefix = impl_->prefixFor(condition);
+    const engine::PrefixState prefix = impl_->prefixFor(condition, layout);
     lm.checkSequenceLength(prefix.length + std::int64_t(ids.size()),
                            "the conversation with its answer under the " + conditionLabel(condition));
     const engine::RowBatch batch = engine::makeRowBatch({ids}, prefix.length, lm.device());
@@ -308,14 +386,15 @@ const std::vector<Condition>& playgroundConditions()
 
 namespace engine {
 
-PrefixState conditionPrefixFromEmbeddings(const EngineModel& model, const at::Tensor& sigma)
+PrefixState conditionPrefixFromEmbeddings(const EngineModel& model, const std::vector<std::int32_t>& pre,
+                                          const at::Tensor& sigma)
 {
     at::NoGradGuard noGrad;
     const model::CausalLM& lm = *model.lm;
     const std::int64_t d = lm.config().hiddenSize;
     at::Tensor fixed = at::zeros({0, d}, at::TensorOptions().dtype(at::kFloat).device(lm.device())); // [P0, d]
-    if (!model.prefixIds.empty()) {
-        const std::vector<std::int64_t> ids(model.prefixIds.begin(), model.prefixIds.end());
+    if (!pre.empty()) {
+        const std::vector<std::int64_t> ids(pre.begin(), pre.end());
         const at::Tensor idTensor =
             at::tensor(ids, at::kLong).view({1, std::int64_t(ids.size())}).to(lm.device());
         fixed = lm.embed(idTensor)[0].to(at::kFloat);
@@ -324,9 +403,9 @@ PrefixState conditionPrefixFromEmbeddings(const EngineModel& model, const at::Te
     return prefixFromEmbeddings(lm, embeds.unsqueeze(0));
 }
 
-std::unique_ptr<Playground::Impl> makePlaygroundImpl(EngineModel model, std::string context)
+std::unique_ptr<Playground::Impl> makePlaygroundImpl(EngineModel model, std::string context, PromptFormat format)
 {
-    return std::make_unique<Playground::Impl>(ModelHandle(), std::move(model), std::move(context));
+    return std::make_unique<Playground::Impl>(ModelHandle(), std::move(model), std::move(context), format);
 }
 
 } // namespace engine

@@ -31,21 +31,43 @@ std::string deviceKey(at::Device device)
 
 } // namespace
 
+static std::string layoutKey(const std::string& identity, const std::vector<std::int32_t>& pre,
+                      const std::vector<std::int32_t>& context, const std::vector<std::int32_t>& mid)
+{
+    return sha256Hex(identity + "\x1fprefix\x1f" + idsDigest(pre) + "\x1f" + idsDigest(context) + "\x1fmid\x1f" +
+                     idsDigest(mid));
+}
+
 CompressionTask::Impl::Impl(ModelHandle handle_, engine::EngineModel model_, std::string context_,
-                            std::vector<Query> queries_)
+                            std::vector<Query> queries_, PromptFormat format, const std::string& templateName)
     : handle(std::move(handle_)), model(std::move(model_)), context(std::move(context_)),
       queries(std::move(queries_))
 {
     if (!model.lm)
         throw Error("no model is loaded; load a model before creating a compression task");
     model::configureCpuThreads();
-    contextIds = model.encode(context);
-    for (const Query& query : queries) {
-        queryIds.push_back(model.encode(query.text));
-        queryTexts.push_back(query.text);
+    std::vector<std::string> texts;
+    for (const Query& query : queries)
+        texts.push_back(query.text);
+    engine::TokenizedPrompt prompt;
+    if (resolvePromptFormat(format, model.chatFiles) == PromptFormat::Chat) {
+        const engine::ChatPrompt chat(model.chatFiles, templateName);
+        promptPieces = chat.pieces();
+        prompt = engine::tokenizeChat(chat, model.encode, context, texts);
+    } else {
+        prompt = engine::tokenizePlain(model.encode, model.prefixIds, context, texts);
+        promptPieces.pre = model.decodeAll ? model.decodeAll(model.prefixIds) : std::string();
+        promptPieces.noContextPre = promptPieces.pre;
     }
-    contextKey = sha256Hex(model.identity + "\x1fprefix\x1f" + idsDigest(model.prefixIds) + "\x1f" +
-                           idsDigest(contextIds));
+    preIds = std::move(prompt.pre);
+    contextIds = std::move(prompt.context);
+    midIds = std::move(prompt.mid);
+    noContextIds = std::move(prompt.noContext);
+    queryIds = std::move(prompt.rows);
+    for (std::size_t i = 0; i < texts.size(); ++i) // the record key: the query and what follows it
+        queryTexts.push_back(promptPieces.format == PromptFormat::Chat ? "chat:" + idsDigest(queryIds[i])
+                                                                       : texts[i]);
+    contextKey = layoutKey(model.identity, preIds, contextIds, midIds);
 }
 
 void CompressionTask::Impl::setTokenIds(std::vector<std::int32_t> newContext,
@@ -56,8 +78,7 @@ void CompressionTask::Impl::setTokenIds(std::vector<std::int32_t> newContext,
     queryTexts.resize(queryIds.size());
     for (std::size_t i = 0; i < queryIds.size(); ++i)
         queryTexts[i] = "ids:" + idsDigest(queryIds[i]); // the cache keys queries by text
-    contextKey = sha256Hex(model.identity + "\x1fprefix\x1f" + idsDigest(model.prefixIds) + "\x1f" +
-                           idsDigest(contextIds));
+    contextKey = layoutKey(model.identity, preIds, contextIds, midIds);
 }
 
 void CompressionTask::Impl::validateInputs(const TrainConfig& config) const
@@ -100,7 +121,7 @@ void CompressionTask::Impl::validateInputs(const TrainConfig& config) const
     std::int64_t longestQuery = 0;
     for (const auto& ids : queryIds)
         longestQuery = std::max<std::int64_t>(longestQuery, std::int64_t(ids.size()));
-    const auto prefix = std::int64_t(model.prefixIds.size());
+    const auto prefix = std::int64_t(preIds.size() + midIds.size());
     const std::int64_t generated = config.continuationLength;
     model.lm->checkSequenceLength(prefix + contextTokens + longestQuery + generated,
                                   "context (" + std::to_string(contextTokens) + " tokens) + longest query (" +
@@ -152,7 +173,7 @@ std::vector<bool> CompressionTask::Impl::heldoutMask(const TrainConfig& config) 
 
 std::shared_ptr<const ContextState> CompressionTask::Impl::contextState() const
 {
-    return engine::contextState(model, contextIds, contextKey);
+    return engine::contextState(model, preIds, contextIds, midIds, contextKey);
 }
 
 std::vector<std::shared_ptr<const TeacherRecord>>
@@ -163,16 +184,78 @@ CompressionTask::Impl::teacher(const TrainConfig& config, const engine::Progress
     return engine::teacherRecords(model, *state, contextKey, queryTexts, queryIds, settings, progress);
 }
 
-at::Tensor CompressionTask::Impl::fixedPrefixEmbeds() const
+at::Tensor CompressionTask::Impl::embedIds(const std::vector<std::int32_t>& ids) const
 {
     at::NoGradGuard noGrad;
     const std::int64_t d = model.lm->config().hiddenSize;
-    if (model.prefixIds.empty())
+    if (ids.empty())
         return at::zeros({0, d}, at::TensorOptions().dtype(at::kFloat).device(model.lm->device())); // [0, d]
-    std::vector<std::int64_t> ids(model.prefixIds.begin(), model.prefixIds.end());
+    std::vector<std::int64_t> wide(ids.begin(), ids.end());
     const at::Tensor idTensor =
-        at::tensor(ids, at::kLong).view({1, std::int64_t(ids.size())}).to(model.lm->device());
-    return model.lm->embed(idTensor)[0].to(at::kFloat); // [P0, d]
+        at::tensor(wide, at::kLong).view({1, std::int64_t(wide.size())}).to(model.lm->device());
+    return model.lm->embed(idTensor)[0].to(at::kFloat); // [n, d]
+}
+
+at::Tensor CompressionTask::Impl::aroundContext(const at::Tensor& middle) const
+{
+    if (preIds.empty() && midIds.empty())
+        return middle;                                              // [n, d]
+    return at::cat({embedIds(preIds), middle, embedIds(midIds)}, 0); // [|pre| + n + |mid|, d]
+}
+
+std::vector<std::int32_t> CompressionTask::Impl::keptContextIds(Condition condition, int k,
+                                                                const std::vector<double>& surprisal) const
+{
+    const auto n = std::int64_t(contextIds.size());
+    const std::int64_t budget = std::min<std::int64_t>(k, n);
+    switch (condition) {
+    case Condition::FirstK:
+        return std::vector<std::int32_t>(contextIds.begin(), contextIds.begin() + budget);
+    case Condition::LastK:
+        return std::vector<std::int32_t>(contextIds.end() - budget, contextIds.end());
+    case Condition::PrunedHardPrompt: {
+        // LLMLingua-style: keep the k tokens the teacher found most surprising, in their order.
+        std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+        for (std::int64_t i = 0; i < n; ++i)
+            order[std::size_t(i)] = i;
+        std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+            return surprisal[std::size_t(a)] > surprisal[std::size_t(b)];
+        });
+        order.resize(std::size_t(budget));
+        std::sort(order.begin(), order.end());
+        std::vector<std::int32_t> kept;
+        for (std::int64_t index : order)
+            kept.push_back(contextIds[std::size_t(index)]);
+        return kept;
+    }
+    default:
+        return contextIds;
+    }
+}
+
+std::vector<std::int32_t> CompressionTask::Impl::conditionPromptIds(Condition condition, int k,
+                                                                    std::size_t query) const
+{
+    const std::vector<std::int32_t>& row = queryIds.at(query);
+    std::vector<std::int32_t> ids;
+    if (condition == Condition::NoContext) {
+        ids = noContextIds;
+    } else {
+        std::vector<std::int32_t> middle;
+        if (condition == Condition::SoftPrompt)
+            middle.assign(std::size_t(std::max(k, 0)), -1);
+        else if (condition == Condition::FullContext)
+            middle = contextIds;
+        else
+            middle = keptContextIds(condition, k,
+                                    condition == Condition::PrunedHardPrompt ? contextState()->surprisal
+                                                                             : std::vector<double>{});
+        ids = preIds;
+        ids.insert(ids.end(), middle.begin(), middle.end());
+        ids.insert(ids.end(), midIds.begin(), midIds.end());
+    }
+    ids.insert(ids.end(), row.begin(), row.end());
+    return ids;
 }
 
 at::Tensor CompressionTask::Impl::initialSigma(const TrainConfig& config) const
@@ -238,13 +321,14 @@ at::Tensor CompressionTask::Impl::initialSigma(const TrainConfig& config) const
 
 // ---- the public facade --------------------------------------------------------------------------
 
-CompressionTask::CompressionTask(ModelHandle model, std::string context, std::vector<Query> queries)
+CompressionTask::CompressionTask(ModelHandle model, std::string context, std::vector<Query> queries,
+                                 PromptFormat format, const std::string& templateName)
 {
     if (!model.isLoaded())
         throw Error("no model is loaded; load a model before creating a compression task");
     engine::EngineModel engineModel = engine::engineModelFromHandle(model);
     impl_ = std::make_unique<Impl>(std::move(model), std::move(engineModel), std::move(context),
-                                   std::move(queries));
+                                   std::move(queries), format, templateName);
 }
 CompressionTask::CompressionTask(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CompressionTask::~CompressionTask() = default;
@@ -264,6 +348,37 @@ const std::vector<Query>& CompressionTask::queries() const
 int CompressionTask::contextTokenCount() const
 {
     return int(impl_->contextIds.size());
+}
+const PromptPieces& CompressionTask::promptPieces() const
+{
+    return impl_->promptPieces;
+}
+std::vector<std::int32_t> CompressionTask::promptIds(Condition condition, std::size_t query, int k) const
+{
+    if (query >= impl_->queryIds.size())
+        throw Error("there is no query " + std::to_string(query + 1));
+    return impl_->conditionPromptIds(condition, k, query);
+}
+std::string CompressionTask::promptText(Condition condition, std::size_t query, int k) const
+{
+    const std::vector<std::int32_t> ids = promptIds(condition, query, k);
+    std::string text;
+    std::vector<std::int32_t> run;
+    const auto flush = [&] {
+        if (!run.empty())
+            text += impl_->model.decodeAll ? impl_->model.decodeAll(run) : impl_->model.decode(run);
+        run.clear();
+    };
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (ids[i] >= 0) {
+            run.push_back(ids[i]);
+        } else if (i == 0 || ids[i - 1] >= 0) {
+            flush();
+            text += "[σ × " + std::to_string(k) + "]";
+        }
+    }
+    flush();
+    return text;
 }
 void CompressionTask::validate(const TrainConfig& config) const
 {
@@ -327,10 +442,10 @@ std::vector<std::string> CompressionTask::teacherContinuations(int maxNewTokens)
 namespace engine {
 
 std::unique_ptr<CompressionTask::Impl> makeTaskImpl(EngineModel model, std::string context,
-                                                    std::vector<Query> queries)
+                                                    std::vector<Query> queries, PromptFormat format)
 {
     return std::make_unique<CompressionTask::Impl>(ModelHandle(), std::move(model), std::move(context),
-                                                   std::move(queries));
+                                                   std::move(queries), format);
 }
 
 SoftPrompt softPromptFromTensor(const at::Tensor& sigma)

@@ -1,5 +1,6 @@
 #pragma once
 // CompressionTask's internals, shared by the trainer, the evaluator and the benchmark.
+#include "engine/prompt_layout.h"
 #include "engine/teacher.h"
 #include "softprompt/engine.h"
 
@@ -10,12 +11,18 @@ struct CompressionTask::Impl {
     engine::EngineModel model;
     std::string context;
     std::vector<Query> queries;
-    std::vector<std::int32_t> contextIds;
-    std::vector<std::vector<std::int32_t>> queryIds;
-    std::vector<std::string> queryTexts;
-    std::string contextKey; // model identity ⊕ prefix ids ⊕ context ids: keys the teacher caches
+    // The prompt layout [pre][context → σ][mid][query][post] (engine/prompt_layout.h).
+    PromptPieces promptPieces;
+    std::vector<std::int32_t> preIds;       // before the context (BOS in the plain format)
+    std::vector<std::int32_t> contextIds;   // c
+    std::vector<std::int32_t> midIds;       // between the context and the query
+    std::vector<std::int32_t> noContextIds; // before the query when there is no context
+    std::vector<std::vector<std::int32_t>> queryIds; // per query: z ⊕ post
+    std::vector<std::string> queryTexts;             // keys of the teacher records
+    std::string contextKey; // model identity ⊕ pre ⊕ context ⊕ mid ids: keys the teacher caches
 
-    Impl(ModelHandle handle, engine::EngineModel model, std::string context, std::vector<Query> queries);
+    Impl(ModelHandle handle, engine::EngineModel model, std::string context, std::vector<Query> queries,
+         PromptFormat format = PromptFormat::Plain, const std::string& templateName = "");
     // Replaces the token ids (benchmarks that need exact lengths) and re-keys the teacher cache.
     void setTokenIds(std::vector<std::int32_t> context, std::vector<std::vector<std::int32_t>> queries);
 
@@ -26,7 +33,13 @@ struct CompressionTask::Impl {
     std::shared_ptr<const engine::ContextState> contextState() const;
     std::vector<std::shared_ptr<const engine::TeacherRecord>> teacher(const TrainConfig& config,
                                                                       const engine::Progress& progress) const;
-    at::Tensor fixedPrefixEmbeds() const;                     // [P0, d] fp32: the prefix ids' embeddings
+    at::Tensor embedIds(const std::vector<std::int32_t>& ids) const; // [n, d] fp32 (n may be 0)
+    // pre ⊕ middle ⊕ mid [P, d] fp32, for middle [n, d] fp32: σ (the student) or context tokens.
+    at::Tensor aroundContext(const at::Tensor& middle) const;
+    // The context tokens a hard-prompt baseline keeps (FirstK, LastK, PrunedHardPrompt), in order.
+    std::vector<std::int32_t> keptContextIds(Condition condition, int k, const std::vector<double>& surprisal) const;
+    // The ids before the continuation under a condition (σ's slots as -1; pruning needs the teacher).
+    std::vector<std::int32_t> conditionPromptIds(Condition condition, int k, std::size_t query) const;
     at::Tensor initialSigma(const TrainConfig& config) const; // [k, d] fp32 on the model's device
 
     TrainResult train(const TrainConfig& config, const TrainCallbacks& callbacks, TrainControl& control,
@@ -39,7 +52,8 @@ namespace engine {
 
 // A task on a model without a ModelHandle (tests, benchmarks on random models).
 std::unique_ptr<CompressionTask::Impl> makeTaskImpl(EngineModel model, std::string context,
-                                                    std::vector<Query> queries);
+                                                    std::vector<Query> queries,
+                                                    PromptFormat format = PromptFormat::Plain);
 
 SoftPrompt softPromptFromTensor(const at::Tensor& sigma);                    // [k, d] → host fp32
 at::Tensor tensorFromSoftPrompt(const SoftPrompt& sigma, at::Device device); // → [k, d] fp32

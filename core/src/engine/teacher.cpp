@@ -34,7 +34,9 @@ TeacherSettings teacherSettings(const TrainConfig& config, std::int64_t vocabSiz
 }
 
 std::shared_ptr<const ContextState> contextState(const EngineModel& model,
+                                                 const std::vector<std::int32_t>& preIds,
                                                  const std::vector<std::int32_t>& contextIds,
+                                                 const std::vector<std::int32_t>& midIds,
                                                  const std::string& contextKey)
 {
     TeacherCache& cache = TeacherCache::instance();
@@ -43,8 +45,9 @@ std::shared_ptr<const ContextState> contextState(const EngineModel& model,
 
     at::NoGradGuard noGrad;
     const model::CausalLM& lm = *model.lm;
-    std::vector<std::int64_t> ids(model.prefixIds.begin(), model.prefixIds.end());
+    std::vector<std::int64_t> ids(preIds.begin(), preIds.end());
     ids.insert(ids.end(), contextIds.begin(), contextIds.end());
+    ids.insert(ids.end(), midIds.begin(), midIds.end());
     const auto total = std::int64_t(ids.size());
     const at::Tensor idTensor = at::tensor(ids, at::kLong).view({1, total}).to(lm.device()); // [1, P]
 
@@ -62,7 +65,8 @@ std::shared_ptr<const ContextState> contextState(const EngineModel& model,
 
     // Surprisal of token p given everything before it (LLMLingua-style pruning keeps the least
     // predictable tokens).
-    const std::int64_t prefixCount = std::int64_t(model.prefixIds.size());
+    const std::int64_t prefixCount = std::int64_t(preIds.size());
+    const std::int64_t contextEnd = prefixCount + std::int64_t(contextIds.size());
     state->surprisal.assign(contextIds.size(), std::numeric_limits<double>::infinity());
     if (total > 1) {
         std::vector<at::Tensor> chunks;
@@ -75,7 +79,7 @@ std::shared_ptr<const ContextState> contextState(const EngineModel& model,
         }
         const at::Tensor surprisal = at::cat(chunks).contiguous(); // [P-1]
         const double* values = surprisal.data_ptr<double>();
-        for (std::int64_t p = std::max<std::int64_t>(prefixCount, 1); p < total; ++p)
+        for (std::int64_t p = std::max<std::int64_t>(prefixCount, 1); p < contextEnd; ++p)
             state->surprisal[std::size_t(p - prefixCount)] = values[p - 1];
     }
     cache.storeContext(contextKey, state);

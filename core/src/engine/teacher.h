@@ -24,9 +24,11 @@ struct TeacherSettings {
 };
 TeacherSettings teacherSettings(const TrainConfig& config, std::int64_t vocabSize);
 
-// The context's state, from the cache or computed (one forward over prefix ⊕ context).
+// The context's state, from the cache or computed (one forward over pre ⊕ context ⊕ mid).
 std::shared_ptr<const ContextState> contextState(const EngineModel& model,
+                                                 const std::vector<std::int32_t>& preIds,
                                                  const std::vector<std::int32_t>& contextIds,
+                                                 const std::vector<std::int32_t>& midIds,
                                                  const std::string& contextKey);
 
 using Progress = std::function<void(double fraction)>; // may throw sp::Cancelled

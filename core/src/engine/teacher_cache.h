@@ -14,8 +14,8 @@
 namespace sp::engine {
 
 struct ContextState {
-    PrefixState prefix;            // the KV cache of prefixIds ⊕ context ids
-    std::vector<double> surprisal; // per context token: −log p(c_t | prefix, c_<t) (+inf when unpredicted)
+    PrefixState prefix;            // the KV cache of pre ⊕ context ⊕ mid ids
+    std::vector<double> surprisal; // per context token: −log p(c_t | pre, c_<t) (+inf when unpredicted)
 };
 
 struct TeacherRecord {

@@ -2,11 +2,11 @@
 
 namespace sp::engine {
 
-StepStats trainStep(const model::CausalLM& lm, const at::Tensor& fixedPrefix, at::Tensor& sigma, Adam& adam,
-                    const QuerySet& batch, const TrainConfig& config, int step)
+StepStats trainStep(const model::CausalLM& lm, const at::Tensor& preEmbeds, const at::Tensor& midEmbeds,
+                    at::Tensor& sigma, Adam& adam, const QuerySet& batch, const TrainConfig& config, int step)
 {
     const at::Tensor parameter = sigma.detach().requires_grad_(true); // [k, d]
-    const at::Tensor logits = studentTargetLogits(lm, at::cat({fixedPrefix, parameter}, 0), batch.embeds,
+    const at::Tensor logits = studentTargetLogits(lm, at::cat({preEmbeds, parameter, midEmbeds}, 0), batch.embeds,
                                                   batch.lengths, batch.targetIndex); // [b, L, V]
     const at::Tensor perQuery =
         meanOverPositions(objectivePerPosition(config.objective, logits, batch.teacher, config.temperature),

@@ -105,8 +105,9 @@ TrainResult CompressionTask::Impl::train(const TrainConfig& config, const TrainC
         heldoutQueries.empty()
             ? QuerySet{}
             : engine::buildQuerySet(model, heldoutQueries, queryIds, records, config.target);
-    const at::Tensor fixedPrefix = fixedPrefixEmbeds();                                        // [P0, d] fp32
-    const auto prefixWith = [&](const at::Tensor& s) { return at::cat({fixedPrefix, s}, 0); }; // [P0 + k, d]
+    // The student's shared prefix: pre ⊕ σ ⊕ mid (engine/prompt_layout.h).
+    const at::Tensor preEmbeds = embedIds(preIds), midEmbeds = embedIds(midIds);          // [|pre|, d], [|mid|, d]
+    const auto prefixWith = [&](const at::Tensor& s) { return at::cat({preEmbeds, s, midEmbeds}, 0); }; // [P, d]
 
     phase("scoring the initial σ", 0.0);
     result.initialTrainS = engine::scoreSet(lm, prefixWith(sigma), trainSet, config).s;
@@ -133,7 +134,8 @@ TrainResult CompressionTask::Impl::train(const TrainConfig& config, const TrainC
             const Clock::time_point stepStart = Clock::now();
             const QuerySet batch = engine::selectRows(trainSet, sampler.next());
             const at::Tensor before = sigma.clone(); // [k, d]
-            const engine::StepStats stats = engine::trainStep(lm, fixedPrefix, sigma, adam, batch, config, step);
+            const engine::StepStats stats =
+                engine::trainStep(lm, preEmbeds, midEmbeds, sigma, adam, batch, config, step);
             if (std::optional<std::string> diverged =
                     engine::handleDivergence(stats, step, config, sigma, before, lastGood)) {
                 result.status = RunStatus::Failed;
@@ -155,7 +157,7 @@ TrainResult CompressionTask::Impl::train(const TrainConfig& config, const TrainC
             const double stepSeconds = secondsSince(stepStart);
             trainSeconds += stepSeconds;
             const std::int64_t tokens =
-                batch.tokens + batch.size() * fixedPrefix.size(0) + batch.size() * config.k;
+                batch.tokens + batch.size() * (preEmbeds.size(0) + midEmbeds.size(0)) + batch.size() * config.k;
             StepReport report = engine::stepReport(step, config, stats, stepSeconds, trainSeconds, tokens);
             if (heldoutScore) {
                 report.hasHeldout = true;

@@ -41,10 +41,11 @@ struct StepStats {
     bool sigmaFinite = true; // σ after the update
 };
 
-// One optimisation step on `batch`: the student forward with σ after `fixedPrefix`, s, its gradient
-// (clipped), and the Adam update of `sigma` in place.
-StepStats trainStep(const model::CausalLM& lm, const at::Tensor& fixedPrefix, at::Tensor& sigma, Adam& adam,
-                    const QuerySet& batch, const TrainConfig& config, int step);
+// One optimisation step on `batch`: the student forward with pre ⊕ σ ⊕ mid before each query
+// (preEmbeds [|pre|, d], midEmbeds [|mid|, d]; engine/prompt_layout.h), s, its gradient (clipped), and
+// the Adam update of `sigma` in place.
+StepStats trainStep(const model::CausalLM& lm, const at::Tensor& preEmbeds, const at::Tensor& midEmbeds,
+                    at::Tensor& sigma, Adam& adam, const QuerySet& batch, const TrainConfig& config, int step);
 
 // The step diverged when s, the gradient norm or the updated σ is not finite. Then σ is put back
 // (to the σ before the step when only the update went wrong, else to the last σ whose s was finite)

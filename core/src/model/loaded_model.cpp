@@ -8,6 +8,7 @@
 
 #include <torch/cuda.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -163,6 +164,7 @@ std::shared_ptr<LoadedModel> LoadedModel::load(const std::string& pathOrDemo, co
     describe(*model, summary);
 
     auto loaded = std::make_shared<LoadedModel>(std::move(model), std::move(tokenizer), std::move(summary));
+    loaded->chatFiles_ = readChatModelFiles(folder);
     loaded->loadSeconds_ = loadSeconds;
     loaded->identitySeconds_ = identitySeconds;
     return loaded;
@@ -212,7 +214,11 @@ const Tokenizer& LoadedModel::tokenizer() const
 
 std::vector<std::int64_t> LoadedModel::stopIds() const
 {
-    return model_->config().eosTokenIds;
+    std::vector<std::int64_t> ids = model_->config().eosTokenIds;
+    for (std::int64_t id : chatFiles_.eosTokenIds)
+        if (std::find(ids.begin(), ids.end(), id) == ids.end())
+            ids.push_back(id);
+    return ids;
 }
 
 } // namespace sp::model

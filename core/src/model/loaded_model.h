@@ -2,6 +2,7 @@
 // What ModelHandle holds: the torch model, its tokenizer and its summary. Core-internal; the
 // engine reaches it through ModelHandle::impl().
 #include "model/causal_lm.h"
+#include "softprompt/chat_model_files.h"
 #include "softprompt/model_handle.h"
 
 #include <memory>
@@ -27,13 +28,16 @@ public:
     double loadSeconds() const { return loadSeconds_; }
     double identitySeconds() const { return identitySeconds_; }
 
-    // The ids that end generation: config.json's eos_token_id(s).
+    // The ids that end generation: config.json's eos_token_id(s) and generation_config.json's.
     std::vector<std::int64_t> stopIds() const;
+    // The folder's chat template(s), special-token strings and EOS ids (empty for folders without them).
+    const ChatModelFiles& chatFiles() const { return chatFiles_; }
 
 private:
     std::shared_ptr<CausalLM> model_;
     std::optional<Tokenizer> tokenizer_;
     ModelSummary summary_;
+    ChatModelFiles chatFiles_;
     double loadSeconds_ = 0.0;
     double identitySeconds_ = 0.0;
 };

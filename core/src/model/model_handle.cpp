@@ -30,6 +30,11 @@ const Tokenizer& ModelHandle::tokenizer() const
     return impl().tokenizer();
 }
 
+const ChatModelFiles& ModelHandle::chatFiles() const
+{
+    return impl().chatFiles();
+}
+
 std::vector<std::int32_t> ModelHandle::generateIds(const std::vector<std::int32_t>& promptIds,
                                                    int maxNewTokens) const
 {

@@ -79,6 +79,15 @@ NewRun newRunFor(const std::string& name, const TrainConfig& config, const Model
     return run;
 }
 
+NewRun newRunFor(const std::string& name, const TrainConfig& config, const CompressionTask& task,
+                 const std::string& modelPath, const StoredInputs& inputs, std::optional<std::int64_t> sweepId)
+{
+    NewRun run = newRunFor(name, config, task.model().summary(), modelPath, inputs, sweepId);
+    run.promptFormat = promptFormatKey(task.promptPieces().format);
+    run.promptPieces = task.promptPieces().toJson();
+    return run;
+}
+
 // ---- during training ------------------------------------------------------------------------------
 
 std::vector<std::pair<std::string, double>> stepMetrics(const StepReport& report)

@@ -115,7 +115,7 @@ const std::vector<std::string>& gridOptionKeys()
         "objective",  "temperature", "target",    "length",       "init",         "init-text",
         "steps",      "lr",       "batch",        "warmup",       "optimizer",    "weight-decay",
         "clip",       "eval-every", "patience",   "checkpoint-every", "teacher-top-k", "seed",
-        "device",     "dtype"};
+        "device",     "dtype",    "format"};
     return keys;
 }
 

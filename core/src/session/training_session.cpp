@@ -83,8 +83,8 @@ RunOutcome trainOneK(CompressionTask& task, const TrainingPlan& plan, int k, int
     run.config = plan.config;
     run.config.k = k;
     run.contextTokens = task.contextTokenCount();
-    const ModelSummary& model = task.model().summary();
-    NewRun newRun = newRunFor(runName(plan, k), run.config, model, plan.modelPath, recorder.inputs(),
+    // The task's overload also records the prompt format and its rendered pieces (run_prompts).
+    NewRun newRun = newRunFor(runName(plan, k), run.config, task, plan.modelPath, recorder.inputs(),
                               sweepId > 0 ? std::optional<std::int64_t>(sweepId) : std::nullopt);
     newRun.tags.insert(newRun.tags.end(), plan.tags.begin(), plan.tags.end());
     run.runId = recorder.startRun(newRun);
@@ -99,7 +99,7 @@ RunOutcome trainOneK(CompressionTask& task, const TrainingPlan& plan, int k, int
         recorder.checkpoint(run.result.stepsCompleted, run.result.sigma);
     if (run.evaluated)
         recorder.addEvaluations(toStoredEvaluations(run.evaluation, run.result.stepsCompleted));
-    run.summary = runSummary(run.config, run.result, model, run.contextTokens, run.trainSeconds,
+    run.summary = runSummary(run.config, run.result, task.model().summary(), run.contextTokens, run.trainSeconds,
                              run.evaluated ? &run.evaluation : nullptr);
     recorder.setSummary(run.summary);
     recorder.finish(run.status, run.message);

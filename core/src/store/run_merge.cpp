@@ -214,6 +214,9 @@ void mergeOne(Database& database, const StoreOptions& options, ShardMergeResult&
                               "src.run_id = ?2"));
     Statement copyTags(database, "INSERT OR IGNORE INTO main.run_tags(run_id, tag) SELECT ?1, tag "
                                  "FROM shard.run_tags WHERE run_id = ?2");
+    // The run's prompt format and rendered pieces: a run trained in the chat format keeps it.
+    Statement copyPrompt(database,
+                         copyRowsSql(database, "run_prompts", {{"run_id", "?1"}}, "src.run_id = ?2"));
     for (const SourceRun& run : runs) {
         if (run.status == "running") {
             ++result.runsStillRunning;
@@ -248,7 +251,7 @@ void mergeOne(Database& database, const StoreOptions& options, ShardMergeResult&
             }
             ++result.runsAdded;
         }
-        for (Statement* copy : {&copyRun, &copyMetrics, &copyCheckpoints, &copyEvaluations, &copyTags}) {
+        for (Statement* copy : {&copyRun, &copyMetrics, &copyCheckpoints, &copyEvaluations, &copyTags, &copyPrompt}) {
             copy->bind(1, targetId).bind(2, run.id).run();
             copy->reset();
         }

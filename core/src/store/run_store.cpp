@@ -79,6 +79,12 @@ RunRecord readRunRecord(Database& database, Statement& row)
     tags.bind(1, run.id);
     while (tags.step())
         run.tags.push_back(tags.text(0));
+    Statement prompt(database, "SELECT format, pieces FROM run_prompts WHERE run_id = ?");
+    prompt.bind(1, run.id);
+    if (prompt.step()) {
+        run.promptFormat = prompt.text(0);
+        run.promptPieces = parseStoredJson(prompt.text(1), what + " prompt pieces");
+    }
     return run;
 }
 

@@ -377,6 +377,10 @@ std::unique_ptr<RunWriter> makeRunWriter(const std::string& path, const StoreOpt
     }
     impl->runId = database.lastInsertRowId();
     replaceTags(database, impl->runId, run.tags);
+    if (run.promptFormat != "plain" && run.promptFormat != "chat")
+        throw Error("unknown prompt format '" + run.promptFormat + "' for a new run; use plain or chat");
+    Statement prompt(database, "INSERT INTO run_prompts(run_id, format, pieces) VALUES(?, ?, ?)");
+    prompt.bind(1, impl->runId).bind(2, run.promptFormat).bind(3, dump(run.promptPieces)).run();
     transaction.commit();
     return std::make_unique<RunWriter>(std::move(impl));
 }

@@ -205,6 +205,18 @@ void addGlobalIds(Database& database)
     database.exec(kSchemaGlobalIds, "adding global run ids to the schema");
 }
 
+// The prompt format of each run (issue 16): "plain" or "chat", and the rendered pieces of the layout
+// [pre][context → σ][mid][query][post] as JSON (PromptPieces::toJson). Runs stored before had no chat
+// format, so they are recorded as plain.
+const char* const kSchemaPromptFormat = R"sql(
+CREATE TABLE run_prompts(
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    format TEXT NOT NULL CHECK(format IN ('plain', 'chat')),
+    pieces TEXT NOT NULL DEFAULT '{}'
+);
+INSERT INTO run_prompts(run_id, format, pieces) SELECT id, 'plain', '{"format":"plain"}' FROM runs;
+)sql";
+
 void applyMigration(Database& database, int toVersion)
 {
     switch (toVersion) {
@@ -216,6 +228,9 @@ void applyMigration(Database& database, int toVersion)
         break;
     case kGlobalIdsSchemaVersion:
         addGlobalIds(database);
+        break;
+    case kPromptFormatSchemaVersion:
+        database.exec(kSchemaPromptFormat, "upgrading the schema: prompt formats of runs");
         break;
     default:
         throw Error("internal error: no migration to run-store schema version " + std::to_string(toVersion));

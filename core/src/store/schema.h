@@ -7,7 +7,9 @@ namespace sp::store {
 
 // The version that added runs.uuid and sweeps.uuid (global ids for merging run databases).
 inline constexpr int kGlobalIdsSchemaVersion = 3;
-inline constexpr int kCurrentSchemaVersion = 3;
+// The version that adds run_prompts (a run's prompt format and rendered pieces).
+inline constexpr int kPromptFormatSchemaVersion = 4;
+inline constexpr int kCurrentSchemaVersion = 4;
 // PRAGMA application_id of a run store ("SPWB"), so another program's SQLite file is recognised.
 inline constexpr int kApplicationId = 0x53505742;
 

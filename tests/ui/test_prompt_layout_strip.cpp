@@ -1,0 +1,120 @@
+// The Context tab's prompt layout strip, [pre][context → σ][mid][query][post], on the demo model
+// (whose tokenizer_config.json carries its chat template) and on a copy of it without a template:
+// what each box shows, the format chooser driving the session, the no-context line, and the note
+// that says why the chat format is unavailable.
+#include "PromptLayoutStrip.h"
+#include "Session.h"
+#include "softprompt/paths.h"
+#include "ui_test_support.h"
+
+#include <QComboBox>
+#include <QDir>
+#include <QFile>
+#include <QLabel>
+#include <QTemporaryDir>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+constexpr int kModelTimeoutMs = 120000;
+
+QString boxText(const spui::PromptLayoutStrip& strip, const char* name)
+{
+    const auto* label = strip.findChild<QLabel*>(QLatin1String(name));
+    return label ? label->text() : QStringLiteral("<no %1>").arg(QLatin1String(name));
+}
+
+void choose(spui::PromptLayoutStrip& strip, sp::PromptFormat format)
+{
+    QComboBox* chooser = strip.formatChooser();
+    chooser->setCurrentIndex(chooser->findData(int(format)));
+}
+
+} // namespace
+
+class TestPromptLayoutStrip : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase()
+    {
+        try {
+            demo_ = QString::fromStdString(sp::demoModelDirectory());
+        } catch (const std::exception& error) {
+            QSKIP(qPrintable(QStringLiteral("the demo model is not available: %1").arg(error.what())));
+        }
+        if (!QFile::exists(demo_ + "/model.safetensors"))
+            QSKIP("the demo model has no weights");
+    }
+
+    void withoutAModelItSaysWhatToDo()
+    {
+        spui::Session session;
+        spui::PromptLayoutStrip strip(&session);
+        QVERIFY2(strip.noteText().contains("Load a model"), qPrintable(strip.noteText()));
+        QCOMPARE(boxText(strip, "layoutMid"), QStringLiteral("∅"));
+    }
+
+    // The demo's template: [c]["\nUser: "][z]["\nAssistant:"]; Plain drops the markers; the chooser
+    // and the session agree both ways.
+    void demoTemplateAndTheChooser()
+    {
+        spui::Session session;
+        spui::PromptLayoutStrip strip(&session);
+        QVERIFY(session.loadModel(demo_, sp::ModelLoadOptions()));
+        QTRY_VERIFY_WITH_TIMEOUT(session.hasModel() && !session.isBusy(), kModelTimeoutMs);
+
+        QCOMPARE(session.promptFormat(), sp::PromptFormat::Auto);
+        QCOMPARE(strip.pieces().format, sp::PromptFormat::Chat);
+        QCOMPARE(boxText(strip, "layoutMid"), QStringLiteral("↵User:␣"));
+        QCOMPARE(boxText(strip, "layoutPost"), QStringLiteral("↵Assistant:"));
+        QCOMPARE(boxText(strip, "layoutPre"), QStringLiteral("∅"));
+        const QString noContext = strip.findChild<QLabel*>("layoutNoContext")->text();
+        QVERIFY2(noContext.contains("User:␣"), qPrintable(noContext));
+        QVERIFY2(strip.noteText().isEmpty(), qPrintable(strip.noteText()));
+
+        choose(strip, sp::PromptFormat::Plain);
+        QCOMPARE(session.promptFormat(), sp::PromptFormat::Plain);
+        QCOMPARE(strip.pieces().format, sp::PromptFormat::Plain);
+        QCOMPARE(boxText(strip, "layoutMid"), QStringLiteral("∅"));
+        QCOMPARE(boxText(strip, "layoutPost"), QStringLiteral("∅"));
+
+        session.setPromptFormat(sp::PromptFormat::Chat); // from elsewhere (a project, a stored run)
+        QCOMPARE(strip.formatChooser()->currentData().toInt(), int(sp::PromptFormat::Chat));
+        QCOMPARE(boxText(strip, "layoutMid"), QStringLiteral("↵User:␣"));
+    }
+
+    // A model without a chat template: Auto is plain text and says so; Chat is refused in words.
+    void modelWithoutATemplate()
+    {
+        QTemporaryDir copy;
+        QVERIFY(copy.isValid());
+        for (const char* name : {"config.json", "model.safetensors", "tokenizer.json"})
+            QVERIFY(QFile::copy(demo_ + "/" + name, copy.filePath(name)));
+        QFile original(demo_ + "/tokenizer_config.json");
+        QVERIFY(original.open(QIODevice::ReadOnly));
+        nlohmann::json config = nlohmann::json::parse(original.readAll().toStdString());
+        QVERIFY(config.erase("chat_template") == 1);
+        QFile stripped(copy.filePath("tokenizer_config.json"));
+        QVERIFY(stripped.open(QIODevice::WriteOnly));
+        stripped.write(QByteArray::fromStdString(config.dump()));
+        stripped.close();
+
+        spui::Session session;
+        spui::PromptLayoutStrip strip(&session);
+        QVERIFY(session.loadModel(copy.path(), sp::ModelLoadOptions()));
+        QTRY_VERIFY_WITH_TIMEOUT(session.hasModel() && !session.isBusy(), kModelTimeoutMs);
+        QCOMPARE(strip.pieces().format, sp::PromptFormat::Plain);
+        QVERIFY2(strip.noteText().contains("no chat template"), qPrintable(strip.noteText()));
+
+        choose(strip, sp::PromptFormat::Chat);
+        QVERIFY2(strip.noteText().startsWith("The chat format is not available"), qPrintable(strip.noteText()));
+        QCOMPARE(boxText(strip, "layoutMid"), QStringLiteral("∅"));
+    }
+
+private:
+    QString demo_;
+};
+
+QTEST_MAIN(TestPromptLayoutStrip)
+#include "test_prompt_layout_strip.moc"
