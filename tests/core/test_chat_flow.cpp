@@ -64,7 +64,7 @@ sp::engine::EngineModel tinyQwen(const fs::path& folder, const sp::Tokenizer& to
     config.numKeyValueHeads = 1;
     config.headDim = 8;
     config.intermediateSize = 32;
-    config.maxPositionEmbeddings = 512;
+    config.maxPositionEmbeddings = 1024; // room for a shipped example's context
     config.bosTokenId = std::nullopt;
     config.eosTokenIds = {*tokenizer.tokenToId("<|im_end|>"), *tokenizer.tokenToId("<|endoftext|>")};
     sp::model::RandomInit init;

@@ -17,6 +17,7 @@
 #include "TrainingPanel.h"
 #include "event_loop_monitor.h"
 #include "softprompt/paths.h"
+#include "softprompt/prompt_format.h"
 #include "softprompt/run_recording.h"
 #include "softprompt/run_store.h"
 #include "ui_test_support.h"
@@ -322,9 +323,13 @@ private slots:
             QCOMPARE(after[i].target, targets[i]);
             QCOMPARE(after[i].text, before[i].text);
         }
-        // The teacher is the model itself with the full context: its greedy continuation of the
-        // first query, computed independently here, is the first target.
-        const std::string prompt = session->context().toStdString() + after[0].text;
+        // The teacher is the model itself with the full context, through the demo model's chat
+        // template (the example's queries are bare): its greedy continuation of the first query,
+        // computed independently here along transformers' route (render the conversation, tokenise
+        // it as one string), is the first target.
+        QCOMPARE(session->promptFormat(), sp::PromptFormat::Auto);
+        const std::string prompt = sp::renderChatConversation(
+            session->model().chatFiles(), {{"system", session->context().toStdString()}, {"user", after[0].text}}, true);
         const std::string direct = session->model().generate(prompt, 8);
         QVERIFY2(
             direct.rfind(targets[0], 0) == 0 || targets[0].rfind(direct, 0) == 0,

@@ -46,9 +46,10 @@ struct CoverageOptions {
     CoverageUnitKind unit = CoverageUnitKind::Sentence;
     double influenceThreshold = 0.1; // nats
     double keepFraction = 0.5;
-    // The layout the queries are asked in: σ's run's format (a stored run's promptFormat). The units
-    // are always the context's own sentences; the template's markers are never left out.
-    PromptFormat format = PromptFormat::Plain;
+    // The layout the queries are asked in: σ's run's format (a stored run's promptFormat); Auto, as
+    // in training, is the model's chat template when it has one. The units are always the context's
+    // own sentences; the template's markers are never left out.
+    PromptFormat format = PromptFormat::Auto;
 };
 
 struct CoverageUnit {

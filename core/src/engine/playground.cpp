@@ -187,7 +187,7 @@ engine::PrefixState Playground::Impl::prefixFor(Condition condition, const Layou
     case Condition::FullContext: {
         if (layout.context.empty())
             throw Error("the context is empty: write or load the long prompt to ask with the full context");
-        const std::string key = chat ? sha256Hex(model.identity + "\x1fchat-prefix\x1f" + idsDigest(layout.pre) +
+        const std::string key = chat ? sha256Hex(model.identity + "\x1f" "chat-prefix\x1f" + idsDigest(layout.pre) +
                                                  "\x1f" + idsDigest(layout.context))
                                      : contextKey;
         return engine::contextState(model, layout.pre, layout.context, {}, key)->prefix;
