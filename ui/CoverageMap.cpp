@@ -146,6 +146,10 @@ CoveragePanel::CoveragePanel(Session* session, QPlainTextEdit* editor, QWidget* 
     units_->setObjectName(QStringLiteral("coverageUnits"));
     units_->setRootIsDecorated(false);
     units_->setHeaderLabels({tr("sentence"), tr("matters to"), tr("σ keeps"), tr("max KL")});
+    // The numbers take what they need; the sentence gets the rest of the narrow side panel.
+    units_->header()->setStretchLastSection(false);
+    for (int column = 0; column < units_->columnCount(); ++column)
+        units_->header()->setSectionResizeMode(column, QHeaderView::ResizeToContents);
     units_->header()->setSectionResizeMode(UnitTextColumn, QHeaderView::Stretch);
     units_->header()->setStretchLastSection(false);
     units_->setSortingEnabled(true);
@@ -160,6 +164,9 @@ CoveragePanel::CoveragePanel(Session* session, QPlainTextEdit* editor, QWidget* 
     queries_->setObjectName(QStringLiteral("coverageQueries"));
     queries_->setRootIsDecorated(false);
     queries_->setHeaderLabels({tr("query"), tr("KL without it"), tr("KL of σ"), tr("σ keeps")});
+    queries_->header()->setStretchLastSection(false);
+    for (int column = 0; column < queries_->columnCount(); ++column)
+        queries_->header()->setSectionResizeMode(column, QHeaderView::ResizeToContents);
     queries_->header()->setSectionResizeMode(QueryTextColumn, QHeaderView::Stretch);
     queries_->header()->setStretchLastSection(false);
 
