@@ -2,6 +2,7 @@
 // the caption ("dark red cells are where σ loses the context") and the colour scale agree.
 #include "CompareView.h"
 #include "Session.h"
+#include "softprompt/prompt_format.h"
 #include "evaluation_fixture.h"
 #include "ui_test_support.h"
 
@@ -34,6 +35,46 @@ int lightnessAt(QCustomPlot* strip, const QImage& image, int position)
 class TestCompareView : public QObject {
     Q_OBJECT
 private slots:
+    // "Rendered prompts…" shows what each condition puts before the answer, in the run's layout: in
+    // the chat format σ stands between the template's system markers, and "no context" is the
+    // template without a system message (here with the default system prompt Qwen2.5 renders).
+    void renderedPromptsFollowTheRunsLayout()
+    {
+        spui::Session session;
+        spui::CompareView view(&session);
+        session.setContext(QStringLiteral("Answer in capitals."));
+        spui::TrainingOutcome outcome;
+        outcome.runId = 1;
+        outcome.config.k = 4;
+        outcome.evaluation = sptest::threeQueries();
+        outcome.prompt.format = sp::PromptFormat::Chat;
+        outcome.prompt.pre = "<|im_start|>system\n";
+        outcome.prompt.mid = "<|im_end|>\n<|im_start|>user\n";
+        outcome.prompt.post = "<|im_end|>\n<|im_start|>assistant\n";
+        outcome.prompt.noContextPre = "<|im_start|>system\nYou are Qwen.<|im_end|>\n<|im_start|>user\n";
+        session.showOutcome(outcome);
+        view.selectRow(0);
+        QVERIFY(view.findChild<QWidget*>("renderedPromptsButton")->isEnabled());
+        const QString html = view.renderedPromptsHtml();
+        QVERIFY2(html.contains(QStringLiteral("Format: <b>chat</b>")), qPrintable(html));
+        const auto shown = [](const std::string& text) { return QString::fromStdString(text).toHtmlEscaped(); };
+        int found = 0;
+        for (int i = 0; i < 3; ++i) { // whichever query the sorted table shows first
+            const std::string query = "query " + std::to_string(i);
+            if (!html.contains(shown("<|im_start|>user\n" + query + "<|im_end|>")))
+                continue;
+            ++found;
+            QVERIFY2(html.contains(shown("<|im_start|>system\nAnswer in capitals.<|im_end|>\n<|im_start|>user\n" +
+                                         query + "<|im_end|>\n<|im_start|>assistant\n")),
+                     qPrintable(html));
+            QVERIFY2(html.contains(shown("<|im_start|>system\n[σ × 4]<|im_end|>\n<|im_start|>user\n" + query)),
+                     qPrintable(html));
+            QVERIFY2(html.contains(shown("<|im_start|>system\nYou are Qwen.<|im_end|>\n<|im_start|>user\n" + query)),
+                     qPrintable(html));
+        }
+        QCOMPARE(found, 1); // the selected query's prompts, no other's
+    }
+
     void divergenceStripDrawsEveryCell_data()
     {
         QTest::addColumn<std::vector<double>>("divergences");
