@@ -22,6 +22,7 @@
 #include <QPlainTextEdit>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTemporaryDir>
 #include <QTreeWidget>
 
 #include <memory>
@@ -252,6 +253,19 @@ private slots:
         panel->selectUnit(best);
         QCOMPARE(panel->queryList()->topLevelItemCount(), int(map->units[std::size_t(best)].mattersFor.size()));
         QVERIFY(panel->summaryText().contains(QStringLiteral("σ of run")));
+        // The stakeholder report carries the map: its summary, and the sentence that matters most.
+        QTemporaryDir reportDir;
+        QVERIFY(reportDir.isValid());
+        const QString reportPath = reportDir.filePath(QStringLiteral("report.html"));
+        QString error;
+        QVERIFY2(window_->exportReportTo(reportPath, &error), qPrintable(error));
+        QFile report(reportPath);
+        QVERIFY(report.open(QIODevice::ReadOnly));
+        const QString html = QString::fromUtf8(report.readAll());
+        QVERIFY2(html.contains(QStringLiteral("What σ keeps of the context")), "no coverage section");
+        QVERIFY(html.contains(QStringLiteral("σ of run %1 keeps").arg(panel->sigmaRun())));
+        const QString topSentence = QString::fromStdString(map->units[std::size_t(best)].text).left(40);
+        QVERIFY2(html.contains(topSentence.toHtmlEscaped()), qPrintable(topSentence));
         // Editing the text makes the map stale: the colours go.
         editor->appendPlainText(QStringLiteral("One more sentence."));
         QVERIFY(!panel->map());
