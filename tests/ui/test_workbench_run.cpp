@@ -25,6 +25,7 @@
 #include <QAbstractItemModelTester>
 #include <QComboBox>
 #include <QFile>
+#include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QProgressBar>
@@ -239,11 +240,20 @@ private slots:
         QTest::mouseClick(child<QPushButton>(window_.get(), "startButton"), Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(steps.count() >= 2, kRunTimeoutMs);
         auto* pause = child<QPushButton>(window_.get(), "pauseButton");
+        const int atClick = steps.count();
         QTest::mouseClick(pause, Qt::LeftButton);
         QVERIFY(pause->text().contains("Resume"));
-        QTest::qWait(400); // at most one step was in flight when the flag was set
-        const int pausedAt = steps.count();
-        QTest::qWait(600);
+        // At most one step was in flight when the flag was set; on a loaded machine it may take a
+        // while to finish, so wait until the count settles rather than for a fixed time.
+        int pausedAt = steps.count();
+        for (int waited = 0; waited < 30000; waited += 600) {
+            QTest::qWait(600);
+            if (steps.count() == pausedAt)
+                break;
+            pausedAt = steps.count();
+        }
+        QVERIFY2(pausedAt - atClick <= 1, qPrintable(QStringLiteral("%1 steps after Pause").arg(pausedAt - atClick)));
+        QTest::qWait(1000);
         QCOMPARE(steps.count(), pausedAt);
         QTest::mouseClick(pause, Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(steps.count() > pausedAt, 30000);
@@ -369,12 +379,20 @@ private slots:
         spui::Session* session = window_->session();
         QSignalSpy finished(session->worker(), &spui::TrainingWorker::trainingFinished);
         QSignalSpy started(session->worker(), &spui::TrainingWorker::runStarted);
+        // What the Train panel says as each run of the sweep starts (the panel's own handler ran first).
+        QStringList phases;
+        auto* phase = child<QLabel>(window_.get(), "phaseLabel");
+        const QMetaObject::Connection watch = connect(session->worker(), &spui::TrainingWorker::runStarted, this,
+                                                      [&phases, phase] { phases << phase->text(); });
         child<QSpinBox>(window_.get(), "stepsBox")->setValue(6);
         child<QLineEdit>(window_.get(), "sweepKsEdit")->setText("1, 2");
         QTest::mouseClick(child<QPushButton>(window_.get(), "sweepButton"), Qt::LeftButton);
         QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, kRunTimeoutMs);
         QTRY_COMPARE(session->activity(), spui::Session::Activity::Idle);
+        disconnect(watch);
         QCOMPARE(started.count(), 2); // one run per k
+        QCOMPARE(phases, (QStringList{QStringLiteral("Sweep k = 1 (1 of 2) · starting"),
+                                      QStringLiteral("Sweep k = 2 (2 of 2) · starting")}));
         const spui::TrainingOutcome outcome = finished.first().first().value<spui::TrainingOutcome>();
         QVERIFY(outcome.sweepId > 0);
         window_->showTab("sweep");
