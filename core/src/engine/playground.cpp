@@ -89,6 +89,19 @@ void checkSettings(const SamplingSettings& settings)
                     std::to_string(settings.topK) + ")");
 }
 
+bool isStop(const engine::EngineModel& model, std::int32_t id)
+{
+    return std::find(model.stopIds.begin(), model.stopIds.end(), id) != model.stopIds.end();
+}
+
+// An earlier answer as the conversation carries it: the end-of-text tokens that closed it dropped.
+std::vector<std::int32_t> replyWithoutStops(const engine::EngineModel& model, std::vector<std::int32_t> reply)
+{
+    while (!reply.empty() && isStop(model, reply.back()))
+        reply.pop_back();
+    return reply;
+}
+
 } // namespace
 
 Playground::Impl::Impl(ModelHandle handle_, engine::EngineModel model_, std::string context_, PromptFormat format)
@@ -131,11 +144,8 @@ Playground::Impl::Layout Playground::Impl::plainLayout(Condition condition, cons
     for (const ConversationTurn& turn : history) {
         const std::vector<std::int32_t> asked = model.encode(turn.question);
         layout.rest.insert(layout.rest.end(), asked.begin(), asked.end());
-        std::vector<std::int32_t> reply = turn.reply;
-        // An end-of-text token closed the answer; inside a conversation a newline separates turns.
-        while (!reply.empty() &&
-               std::find(model.stopIds.begin(), model.stopIds.end(), reply.back()) != model.stopIds.end())
-            reply.pop_back();
+        // Inside a plain conversation a newline separates turns.
+        const std::vector<std::int32_t> reply = replyWithoutStops(model, turn.reply);
         layout.rest.insert(layout.rest.end(), reply.begin(), reply.end());
         layout.rest.insert(layout.rest.end(), separator.begin(), separator.end());
     }
@@ -152,12 +162,8 @@ Playground::Impl::Layout Playground::Impl::chatLayout(Condition condition, const
 {
     std::vector<std::pair<std::string, std::string>> turns;
     for (const ConversationTurn& turn : history) {
-        std::vector<std::int32_t> reply = turn.reply;
-        while (!reply.empty() &&
-               std::find(model.stopIds.begin(), model.stopIds.end(), reply.back()) != model.stopIds.end())
-            reply.pop_back();
         turns.emplace_back("user", turn.question);
-        turns.emplace_back("assistant", model.decode(reply));
+        turns.emplace_back("assistant", model.decode(replyWithoutStops(model, turn.reply)));
     }
     turns.emplace_back("user", question);
 
@@ -317,7 +323,7 @@ Generation Playground::generate(Condition condition, const std::vector<Conversat
         generation.tokens.push_back(token);
         if (onToken)
             onToken(generation.tokens.back());
-        if (std::find(model.stopIds.begin(), model.stopIds.end(), next) != model.stopIds.end()) {
+        if (isStop(model, next)) {
             generation.endOfText = true;
             break;
         }

@@ -160,6 +160,15 @@ void addSlot(std::vector<ParameterSlot>& slots, std::string name, at::Tensor* te
     slots.push_back(ParameterSlot{std::move(name), tensor, std::move(shape), init, false});
 }
 
+void addFinalNormAndHead(CausalLM::Impl& model, const std::string& prefix, std::vector<ParameterSlot>& slots,
+                         InitKind normInit)
+{
+    const ModelConfig& config = model.config;
+    addSlot(slots, prefix + "norm.weight", &model.finalNormWeight, {config.hiddenSize}, normInit);
+    if (!config.tieWordEmbeddings)
+        addSlot(slots, "lm_head.weight", &model.lmHead, {config.vocabSize, config.hiddenSize}, InitKind::Normal);
+}
+
 void addAttentionProjections(const ModelConfig& config, DecoderLayer& layer, const std::string& base,
                              std::vector<ParameterSlot>& slots, bool qkvBias, bool outputBias)
 {
@@ -222,9 +231,7 @@ void addGemmaParameters(CausalLM::Impl& model, std::vector<ParameterSlot>& slots
         addSlot(slots, base + "post_feedforward_layernorm.weight", &layer.postFeedforwardNormWeight, {d},
                 InitKind::Zeros);
     }
-    addSlot(slots, prefix + "norm.weight", &model.finalNormWeight, {d}, InitKind::Zeros);
-    if (!config.tieWordEmbeddings)
-        addSlot(slots, "lm_head.weight", &model.lmHead, {config.vocabSize, d}, InitKind::Normal);
+    addFinalNormAndHead(model, prefix, slots, InitKind::Zeros);
 }
 
 at::Tensor gemmaDecoderLayer(const CausalLM::Impl& model, std::size_t index, const at::Tensor& hidden,

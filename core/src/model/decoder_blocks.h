@@ -59,6 +59,10 @@ void addAttentionProjections(const ModelConfig& config, DecoderLayer& layer, con
 // gate_proj, up_proj, down_proj (with biases when `bias`) under `base` ("model.layers.N.mlp.").
 void addMlpProjections(const ModelConfig& config, DecoderLayer& layer, const std::string& base,
                        std::vector<ParameterSlot>& slots, bool bias);
+// The final norm under `prefix` ("model."), then lm_head unless the embeddings are tied. Gemma's
+// (1 + w) norms start from zeros, the others' from ones.
+void addFinalNormAndHead(CausalLM::Impl& model, const std::string& prefix, std::vector<ParameterSlot>& slots,
+                         InitKind normInit);
 
 } // namespace sp::model
 

@@ -30,9 +30,7 @@ public:
             addSlot(slots, base + "input_layernorm.weight", &layer.inputNormWeight, {d}, InitKind::Ones);
             addSlot(slots, base + "post_attention_layernorm.weight", &layer.postNormWeight, {d}, InitKind::Ones);
         }
-        addSlot(slots, prefix + "norm.weight", &model.finalNormWeight, {d}, InitKind::Ones);
-        if (!config.tieWordEmbeddings)
-            addSlot(slots, "lm_head.weight", &model.lmHead, {config.vocabSize, d}, InitKind::Normal);
+        addFinalNormAndHead(model, prefix, slots, InitKind::Ones);
     }
 
     at::Tensor layer(const CausalLM::Impl& model, std::size_t index, const at::Tensor& hidden,

@@ -27,9 +27,7 @@ public:
             addSlot(slots, base + "post_attention_layernorm.weight", &layer.postNormWeight, {d}, InitKind::Ones);
             addMlpProjections(config, layer, base + "mlp.", slots, false);
         }
-        addSlot(slots, prefix + "norm.weight", &model.finalNormWeight, {d}, InitKind::Ones);
-        if (!config.tieWordEmbeddings)
-            addSlot(slots, "lm_head.weight", &model.lmHead, {config.vocabSize, d}, InitKind::Normal);
+        addFinalNormAndHead(model, prefix, slots, InitKind::Ones);
     }
 
     at::Tensor layer(const CausalLM::Impl& model, std::size_t index, const at::Tensor& hidden,
