@@ -69,7 +69,7 @@ void registerPretrain(CLI::App& app)
     sub->add_option("--device", options.device, "cpu or cuda")->capture_default_str();
     sub->add_option("--seed", options.seed, "Seed of the tokenizer, the weights and the data")
         ->capture_default_str();
-    sub->add_option("--threads", options.threads, "CPU threads (0 = all cores or OMP_NUM_THREADS)");
+    sub->add_option("--threads", options.threads, "OpenMP threads (0: OMP_NUM_THREADS, else 1 with OpenBLAS, whose GEMMs use every core on their own)");
     // Model and optimiser settings, for experiments; the defaults made the shipped model.
     sub->add_option("--vocab", options.vocabSize)->group("");
     sub->add_option("--hidden", options.hiddenSize)->group("");

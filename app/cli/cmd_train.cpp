@@ -515,11 +515,14 @@ void runEval(std::int64_t runId, const std::string& db, const std::string& devic
 }
 
 // ---- bench train -----------------------------------------------------------------------------------------
-void runBench(const std::string& modelPath, const std::string& device, const std::string& dtype,
-              const sp::TrainBenchOptions& options)
+void runBench(const std::string& modelPath, const std::string& randomPreset, const std::string& device,
+              const std::string& dtype, const sp::TrainBenchOptions& options)
 {
-    if (modelPath == "random") {
-        spcli::printJson(sp::benchmarkTrainingOnRandomModel(options));
+    if (!randomPreset.empty() || modelPath == "random") {
+        if (device != "cpu" || dtype != "float32")
+            throw sp::Error("bench train --random runs in float32 on the CPU; for another device or dtype, pass "
+                            "a model folder to --model");
+        spcli::printJson(sp::benchmarkTrainingOnRandomModel(randomPreset.empty() ? "tiny" : randomPreset, options));
         return;
     }
     sp::ModelLoadOptions load;
@@ -574,10 +577,17 @@ void registerTrainCommands(CLI::App& app)
     auto benchOptions = std::make_shared<sp::TrainBenchOptions>();
     CLI::App* bench = spcli::benchGroup(app).add_subcommand(
         "train", "σ-training speed, GEMM efficiency, teacher-cache speedup");
+    auto benchRandom = std::make_shared<std::string>();
     bench
         ->add_option("--model", *benchModel,
-                     "A model folder, \"demo\", or \"random\" (a seeded random model)")
+                     "A model folder, \"demo\", or \"random\" (the same as --random tiny)")
         ->capture_default_str();
+    std::string presets;
+    for (const std::string& preset : sp::randomModelPresets())
+        presets += (presets.empty() ? "" : ", ") + preset;
+    bench->add_option("--random", *benchRandom,
+                      "Benchmark a seeded random model of a published shape instead, fed byte-level text (" +
+                          presets + ")");
     bench->add_option("--device", *benchDevice, "cpu or cuda")->capture_default_str();
     bench->add_option("--dtype", *benchDtype, "float32, float16 or bfloat16 (on the CPU, half weights are computed in float32 blocks)")
         ->capture_default_str();
@@ -586,7 +596,7 @@ void registerTrainCommands(CLI::App& app)
     bench->add_option("--batch", benchOptions->batchSize, "Queries per step")->capture_default_str();
     bench->add_option("--context-tokens", benchOptions->contextTokens, "Context length in tokens")
         ->capture_default_str();
-    bench->callback([=] { runBench(*benchModel, *benchDevice, *benchDtype, *benchOptions); });
+    bench->callback([=] { runBench(*benchModel, *benchRandom, *benchDevice, *benchDtype, *benchOptions); });
 }
 
 } // namespace

@@ -241,9 +241,9 @@ struct TrainBenchOptions {
 // `softprompt bench train`: steps/s, tokens/s, achieved model GFLOP/s next to this machine's GEMM
 // GFLOP/s, and the teacher-cache speedup, all measured in one run on `model`.
 nlohmann::json benchmarkTraining(const ModelHandle& model, const TrainBenchOptions& options);
-// The same on a seeded random Llama-style model (d = 256, 4 layers) with a byte-level codec, for
-// machines without a model folder.
-nlohmann::json benchmarkTrainingOnRandomModel(const TrainBenchOptions& options);
+// The same on a seeded random model of a published shape (randomModelPresets(): "tiny",
+// "smollm-135m", "qwen2.5-0.5b", ...), fed byte-level text, for machines without a model folder.
+nlohmann::json benchmarkTrainingOnRandomModel(const std::string& preset, const TrainBenchOptions& options);
 
 // One σ training step as the trainer runs it (BOS ⊕ σ once, `batch` rows of `queryTokens` random
 // tokens on its KV cache, the next-token NLL at each row's last position, backward to σ, an update),

@@ -2,6 +2,7 @@
 // A loaded model as the UI and CLI see it: no torch types. The engine reaches the torch model
 // through impl().
 #include "softprompt/chat_model_files.h"
+#include "softprompt/model_config.h"
 #include "softprompt/tokenizer.h"
 
 #include <cstdint>
@@ -137,10 +138,14 @@ ProcessMemory processMemory();
 // The bytes of a loaded model's weights as kept in memory (a tied head counted once).
 std::int64_t modelWeightBytes(const ModelHandle& model);
 
-// Random models of published shapes, for benchmarks where no checkpoint is at hand:
-// "smollm-135m" (Llama with GQA and a tied head, 135M parameters), "gpt2-small" (124M),
-// "qwen2.5-0.5b" (494M), "llama-3.2-1b" (1.24B) and "llama-3-8b" (8.03B; Llama-3.1-8B's llama3 RoPE).
+// Random models of published shapes, for benchmarks where no checkpoint is at hand: "tiny" (4M,
+// Llama-style, a 4,096-token vocabulary), "smollm-135m" (Llama with GQA and a tied head, 135M
+// parameters), "gpt2-small" (124M), "qwen2.5-0.5b" (494M), "llama-3.2-1b" (1.24B) and "llama-3-8b"
+// (8.03B; Llama-3.1-8B's llama3 RoPE).
 std::vector<std::string> randomModelPresets();
+// The preset's config, as its published config.json gives it; throws sp::Error for an unknown preset,
+// naming the known ones. The one way benches and tests build a model config.
+ModelConfig randomModelConfig(const std::string& preset);
 // Whether `softprompt bench model --random` makes the preset in memory (the large ones) rather than
 // writing it to a temporary folder and loading that.
 bool randomPresetMadeInMemory(const std::string& preset);

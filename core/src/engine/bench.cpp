@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 
 namespace sp {
 
@@ -30,11 +31,16 @@ const char* const kBenchText =
 
 using model::median;
 
+// Up to `repeats` timings, fewer once they have taken 20 s in all (a 0.5B model's full-context
+// recompute takes 90 s on 2 cores: one timing says enough).
 double medianSeconds(int repeats, const std::function<void()>& work)
 {
     std::vector<double> seconds;
-    for (int i = 0; i < repeats; ++i)
+    double total = 0.0;
+    for (int i = 0; i < repeats && total < 20.0; ++i) {
         seconds.push_back(model::secondsOf(work));
+        total += seconds.back();
+    }
     return median(seconds);
 }
 
@@ -60,6 +66,73 @@ double stepFlops(const ModelConfig& config, std::int64_t prefix, std::int64_t ba
     const double attentionForward = 4.0 * pairs * heads * layers;
     const double headForward = 2.0 * double(batch * scored) * d * double(config.vocabSize);
     return 2.0 * matmulForward + 3.0 * attentionForward + 2.0 * headForward;
+}
+
+// The step's weight products alone, at this machine's GEMM speed: every layer's matrices (q/k/v and
+// gate/up fused, as the frozen model holds them) times the prefix's rows and the batch's rows,
+// forward (Y = X Wᵀ) and backward to the inputs (dX = dY W), and the head at the scored rows. Distinct
+// matrices per layer, so that the replay streams as much memory as the step does.
+struct GemmReplay {
+    double seconds = 0.0; // median of the timed replays
+    double flops = 0.0;
+};
+
+GemmReplay replayStepGemms(const ModelConfig& config, const std::vector<std::int64_t>& rowCounts,
+                           std::int64_t scoredRows, const at::TensorOptions& options, int repeats)
+{
+    const std::int64_t d = config.hiddenSize;
+    const std::int64_t attentionWidth = config.numHeads * config.headDim;
+    const std::int64_t kvWidth = config.numKeyValueHeads * config.headDim;
+    const std::int64_t inner = config.intermediateSize;
+    const bool gated = config.architecture != Architecture::Gpt2;
+    // (in, out) of each matrix of one layer.
+    const std::vector<std::pair<std::int64_t, std::int64_t>> layerShapes =
+        gated ? std::vector<std::pair<std::int64_t, std::int64_t>>{{d, attentionWidth + 2 * kvWidth},
+                                                                    {attentionWidth, d},
+                                                                    {d, 2 * inner},
+                                                                    {inner, d}}
+              : std::vector<std::pair<std::int64_t, std::int64_t>>{{d, 3 * d}, {d, d}, {d, inner}, {inner, d}};
+    struct Product {
+        at::Tensor weight; // [out, in]
+        std::int64_t rows;
+    };
+    std::vector<Product> products;
+    std::vector<at::Tensor> weights;
+    for (std::int64_t layer = 0; layer < config.numLayers; ++layer)
+        for (const auto& [in, out] : layerShapes)
+            weights.push_back(at::full({out, in}, 0.01, options));
+    for (std::int64_t rows : rowCounts)
+        for (const at::Tensor& weight : weights)
+            products.push_back({weight, rows});
+    products.push_back({at::full({config.vocabSize, d}, 0.01, options), scoredRows});
+
+    GemmReplay replay;
+    std::map<std::pair<std::int64_t, std::int64_t>, at::Tensor> inputs; // (rows, width) -> [rows, width]
+    auto input = [&](std::int64_t rows, std::int64_t width) -> const at::Tensor& {
+        at::Tensor& tensor = inputs[{rows, width}];
+        if (!tensor.defined())
+            tensor = at::full({rows, width}, 0.01, options);
+        return tensor;
+    };
+    for (const Product& product : products) {
+        const double macs = double(product.rows) * double(product.weight.size(0)) * double(product.weight.size(1));
+        replay.flops += 2.0 * 2.0 * macs; // forward and backward to the inputs
+    }
+    std::vector<double> seconds;
+    for (int i = 0; i <= repeats; ++i) {
+        const double once = model::secondsOf([&] {
+            at::Tensor last;
+            for (const Product& product : products) {
+                last = at::mm(input(product.rows, product.weight.size(1)), product.weight.t()); // [M, out]
+                last = at::mm(input(product.rows, product.weight.size(0)), product.weight);     // [M, in]
+            }
+            model::synchronise(last);
+        });
+        if (i > 0) // the first replay pays for first-touch allocations
+            seconds.push_back(once);
+    }
+    replay.seconds = median(seconds);
+    return replay;
 }
 
 } // namespace
@@ -150,6 +223,11 @@ nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std:
     const double cached =
         medianSeconds(9, [&] { engine::forwardRows(lm, contextState->prefix, queryBatch, false); });
 
+    const std::vector<std::int64_t> rowCounts = batch > 1 ? std::vector<std::int64_t>{prefixTokens, batch * queryTokens}
+                                                          : std::vector<std::int64_t>{width};
+    const GemmReplay replay =
+        replayStepGemms(config, rowCounts, batch, at::TensorOptions().device(lm.device()).dtype(lm.dtype()), 7);
+
     const std::int64_t inner = std::max<std::int64_t>(config.intermediateSize, config.hiddenSize);
     // The same statistic as the step time (the median), so that both see the same share of a busy
     // machine; in the model's dtype, so that a bfloat16 run is set against bfloat16 products.
@@ -188,6 +266,17 @@ nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std:
     json["gemm_gflops_model_shape"] = gemmShaped;
     json["fraction_of_gemm_1024"] = achieved / gemmSquare;
     json["fraction_of_gemm_model_shape"] = achieved / gemmShaped;
+    // The step set against its own weight products run back to back as bare GEMMs (the same shapes,
+    // the same dtype, measured in this run): the share of the step that the products would take at
+    // this machine's GEMM speed. 1.0 means all other work (attention, norms, the loss, the update,
+    // allocations) costs nothing.
+    json["gemm_same_shapes"] = {
+        {"seconds", replay.seconds},
+        {"gflop", replay.flops / 1e9},
+        {"gflops", replay.flops / replay.seconds / 1e9},
+        {"step_linear_gflops", replay.flops / step / 1e9},
+    };
+    json["fraction_of_gemm_same_shapes"] = replay.seconds / step;
     json["teacher"] = {
         {"compute_once_seconds", teacherSeconds},
         {"queries", records.size()},
@@ -212,35 +301,21 @@ nlohmann::json benchmarkTraining(const ModelHandle& model, const TrainBenchOptio
     return engine::runTrainBenchmark(*impl, model.summary().name, options);
 }
 
-nlohmann::json benchmarkTrainingOnRandomModel(const TrainBenchOptions& options)
+nlohmann::json benchmarkTrainingOnRandomModel(const std::string& preset, const TrainBenchOptions& options)
 {
-    ModelConfig config;
-    config.modelType = "llama";
-    config.architecture = Architecture::Llama;
-    config.vocabSize = 4096;
-    config.hiddenSize = 256;
-    config.numLayers = 4;
-    config.numHeads = 8;
-    config.numKeyValueHeads = 8;
-    config.headDim = 32;
-    config.intermediateSize = 688;
-    config.maxPositionEmbeddings = 2048;
-    config.activation = "silu";
-    config.normEpsilon = 1e-5;
-    config.tieWordEmbeddings = true;
-    config.bosTokenId = 256;
-    config.eosTokenIds = {257};
-
+    const ModelConfig config = randomModelConfig(preset);
     engine::EngineModel model;
     model.lm = model::CausalLM::createRandom(config, options.seed + 1);
-    engine::useByteLevelCodec(model);
-    model.prefixIds = {256};
-    model.stopIds = {257};
-    model.identity = "bench-random-llama-" + std::to_string(options.seed);
+    engine::useByteLevelCodec(model); // ids 0–255 are in every preset's vocabulary
+    if (config.bosTokenId)
+        model.prefixIds = {std::int32_t(*config.bosTokenId)};
+    for (const std::int64_t id : config.eosTokenIds)
+        model.stopIds.push_back(std::int32_t(id));
+    model.identity = "bench-random-" + preset + "-" + std::to_string(options.seed);
     auto impl = engine::makeTaskImpl(
         std::move(model), kBenchText,
         std::vector<Query>(std::size_t(std::max(options.queries, 0)), Query{"q", "", false}));
-    return engine::runTrainBenchmark(*impl, "random llama (d=256, 4 layers, byte-level)", options);
+    return engine::runTrainBenchmark(*impl, "random " + preset + " (byte-level text)", options);
 }
 
 SigmaStepBenchmark benchmarkSigmaStep(const ModelHandle& handle, int k, int batch, int queryTokens, int steps)

@@ -213,7 +213,7 @@ at::Tensor studentTargetLogits(const model::CausalLM& lm, const at::Tensor& pref
     prefixInput.positionRange = std::make_pair(std::int64_t(0), prefixLength - 1);
     prefixInput.attentionMask = at::ones({1, prefixLength}, longOn(device).dtype(at::kBool)); // [1, P0]
     prefixInput.returnCache = true;
-    prefixInput.logitIndices = at::zeros({1, 1}, longOn(device)); // the prefix's logits are never used
+    prefixInput.hiddenOnly = true; // the prefix's logits are never used: no head product for them
     const model::KVCache past = lm.forward(prefixInput).cache.expandedTo(count);
 
     model::ForwardInput input;

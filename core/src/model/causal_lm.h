@@ -136,9 +136,10 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// Applies the process-wide CPU thread count once (Debian's LibTorch otherwise starts with one
-// OpenMP thread): OMP_NUM_THREADS when set, else every core that the one-minute load average leaves
-// free (at least one), because libgomp's spin-waiting collapses when threads outnumber free cores.
+// Applies the process-wide count of OpenMP (intra-op) threads once: OMP_NUM_THREADS when set; else
+// one where GEMMs run in OpenBLAS's own thread pool (Debian's LibTorch: two spin-waiting pools on
+// the same cores made the σ step 2–4× slower), and every core that the one-minute load average
+// leaves free where MKL runs GEMMs on the OpenMP pool.
 void configureCpuThreads();
 int chooseCpuThreads(); // what configureCpuThreads applies
 

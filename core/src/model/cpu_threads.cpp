@@ -1,5 +1,6 @@
 #include "model/causal_lm.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -32,12 +33,17 @@ int chooseCpuThreads()
         if (requested > 0)
             return requested;
     }
+    // With OpenBLAS (Debian's LibTorch), every GEMM already runs on all cores in OpenBLAS's own
+    // thread pool. A second pool of OpenMP threads for the element-wise ops spin-waits at each
+    // parallel region's barrier and takes the cores from OpenBLAS's threads, which spin too: on this
+    // project's 2-core machine, 2 OpenMP threads made the σ step 2–4× slower than 1 on an idle
+    // machine (bench train: demo 145 ms against 36 ms a step, SmolLM-135M shape 2.5 s against 1.2 s),
+    // and the teacher's prefill 2.4× slower. So one OpenMP thread, and the cores go to OpenBLAS.
+    // MKL threads through OpenMP itself, so there the OpenMP pool is the GEMM pool: every core that
+    // the one-minute load average leaves free.
+    if (!at::hasMKL())
+        return 1;
     const int cores = std::max(1, int(std::thread::hardware_concurrency()));
-    // libgomp spin-waits at every parallel region's barrier. When other work already occupies the
-    // cores (OpenBLAS's own GEMM threads, other processes), one lagging thread stalls every op:
-    // measured here, a SmolLM-sized prefill ran 5x slower with 2 threads than with 1 on a busy
-    // 2-core machine. So only the cores that are free get an OpenMP thread; GEMMs still use all
-    // cores through OpenBLAS.
     return std::clamp(cores - busyCores(), 1, cores);
 }
 

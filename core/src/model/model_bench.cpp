@@ -139,7 +139,7 @@ std::int64_t modelWeightBytes(const ModelHandle& handle)
 
 std::vector<std::string> randomModelPresets()
 {
-    return {"smollm-135m", "gpt2-small", "qwen2.5-0.5b", "llama-3.2-1b", "llama-3-8b"};
+    return {"tiny", "smollm-135m", "gpt2-small", "qwen2.5-0.5b", "llama-3.2-1b", "llama-3-8b"};
 }
 
 bool randomPresetMadeInMemory(const std::string& preset)
@@ -150,7 +150,25 @@ bool randomPresetMadeInMemory(const std::string& preset)
 ModelConfig randomModelConfig(const std::string& preset)
 {
     ModelConfig config;
-    if (preset == "smollm-135m") {
+    if (preset == "tiny") {
+        // 4 M parameters, Llama-style, with a 4,096-token vocabulary whose first 256 ids are bytes:
+        // a model every machine trains in seconds.
+        config.modelType = "llama";
+        config.architecture = Architecture::Llama;
+        config.vocabSize = 4096;
+        config.hiddenSize = 256;
+        config.intermediateSize = 688;
+        config.numLayers = 4;
+        config.numHeads = 8;
+        config.numKeyValueHeads = 8;
+        config.headDim = 32;
+        config.maxPositionEmbeddings = 2048;
+        config.activation = "silu";
+        config.normEpsilon = 1e-5;
+        config.tieWordEmbeddings = true;
+        config.bosTokenId = 256;
+        config.eosTokenIds = {257};
+    } else if (preset == "smollm-135m") {
         // HuggingFaceTB/SmolLM-135M's config.json.
         config.modelType = "llama";
         config.architecture = Architecture::Llama;
