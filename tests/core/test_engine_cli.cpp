@@ -247,6 +247,40 @@ private Q_SLOTS:
         QVERIFY2(half.exitCode == 0, qPrintable(half.err));
         QCOMPARE(half.json["dtype"].get<std::string>(), std::string("bfloat16"));
     }
+
+    // `bench train --random PRESET`: a random model of the preset's published shape, set against its
+    // own weight products run as bare GEMMs in the same run.
+    void benchTrainOnRandomShapes()
+    {
+        const CliResult tiny =
+            runCli({"bench", "train", "--random", "tiny", "--steps", "6", "--context-tokens", "64"});
+        QVERIFY2(tiny.exitCode == 0, qPrintable(tiny.err));
+        const sp::ModelConfig config = sp::randomModelConfig("tiny");
+        QCOMPARE(tiny.json["hidden_size"].get<std::int64_t>(), config.hiddenSize);
+        QCOMPARE(tiny.json["layers"].get<std::int64_t>(), config.numLayers);
+        QCOMPARE(tiny.json["parameters"].get<std::int64_t>(), config.parameterCount());
+        // The replay's FLOPs follow from the shapes: per layer q/k/v, o, gate/up and down, times the
+        // prefix rows (BOS ⊕ σ) and the batch's rows, forward and backward, plus the head at the
+        // scored rows.
+        const double d = double(config.hiddenSize), inner = double(config.intermediateSize);
+        const double qkv = d * double((config.numHeads + 2 * config.numKeyValueHeads) * config.headDim);
+        const double layer = qkv + d * double(config.numHeads * config.headDim) + 3.0 * d * inner;
+        const double prefixRows = 1 + 8, batchRows = 8 * 12; // BOS + k = 8; batch 8 × 12 query tokens
+        const double expected =
+            4.0 * ((prefixRows + batchRows) * layer * double(config.numLayers) + 8 * d * double(config.vocabSize));
+        QCOMPARE(tiny.json["gemm_same_shapes"]["gflop"].get<double>(), expected / 1e9);
+        const double fraction = tiny.json["fraction_of_gemm_same_shapes"].get<double>();
+        QVERIFY2(fraction > 0.0 && fraction < 2.0, qPrintable(QString::number(fraction)));
+        QCOMPARE(tiny.json["model"].get<std::string>().rfind("random tiny", 0), std::size_t(0));
+
+        const CliResult unknown = runCli({"bench", "train", "--random", "gpt5", "--steps", "6"});
+        QCOMPARE(unknown.exitCode, 1);
+        QVERIFY2(unknown.err.contains("smollm-135m") && unknown.err.contains("qwen2.5-0.5b"),
+                 qPrintable(unknown.err));
+        const CliResult cuda = runCli({"bench", "train", "--random", "tiny", "--device", "cuda"});
+        QCOMPARE(cuda.exitCode, 1);
+        QVERIFY2(cuda.err.contains("--model"), qPrintable(cuda.err));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestEngineCli)
