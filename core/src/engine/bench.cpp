@@ -44,6 +44,19 @@ double medianSeconds(int repeats, const std::function<void()>& work)
     return median(seconds);
 }
 
+// (in, out) of each weight matrix of one decoder layer, as the frozen model holds them (q/k/v and
+// gate/up fused; GPT-2: c_attn, c_proj, c_fc, mlp c_proj).
+std::vector<std::pair<std::int64_t, std::int64_t>> layerMatrixShapes(const ModelConfig& config)
+{
+    const std::int64_t d = config.hiddenSize;
+    const std::int64_t inner = config.intermediateSize;
+    if (config.architecture == Architecture::Gpt2)
+        return {{d, 3 * d}, {d, d}, {d, inner}, {inner, d}};
+    const std::int64_t attentionWidth = config.numHeads * config.headDim;
+    const std::int64_t kvWidth = config.numKeyValueHeads * config.headDim;
+    return {{d, attentionWidth + 2 * kvWidth}, {attentionWidth, d}, {d, 2 * inner}, {inner, d}};
+}
+
 // Floating-point operations of one student training step as the trainer runs it: the shared
 // prefix (BOS ⊕ σ, `prefix` tokens) once, then `batch` rows of `width` tokens on its KV cache, logits
 // only at `scored` positions per row; forward plus backward to the inputs only (the weights are
@@ -53,12 +66,10 @@ double stepFlops(const ModelConfig& config, std::int64_t prefix, std::int64_t ba
 {
     const double d = double(config.hiddenSize);
     const double heads = double(config.numHeads * config.headDim);
-    const double kvHeads = double(config.numKeyValueHeads * config.headDim);
-    const double inner = double(config.intermediateSize);
     const double layers = double(config.numLayers);
-    const bool gpt2 = config.architecture == Architecture::Gpt2;
-    const double layerWeights = gpt2 ? d * 3 * d + d * d + 2 * d * inner // c_attn, c_proj, c_fc, mlp c_proj
-                                     : d * heads + 2 * d * kvHeads + heads * d + 3 * d * inner;
+    double layerWeights = 0.0;
+    for (const auto& [in, out] : layerMatrixShapes(config))
+        layerWeights += double(in) * double(out);
     const double tokens = double(prefix + batch * width);
     const double matmulForward = 2.0 * tokens * layerWeights * layers;
     // Scores and weighted values: 2 products of 2·Dh flops per (query, key) pair and head.
@@ -68,10 +79,10 @@ double stepFlops(const ModelConfig& config, std::int64_t prefix, std::int64_t ba
     return 2.0 * matmulForward + 3.0 * attentionForward + 2.0 * headForward;
 }
 
-// The step's weight products alone, at this machine's GEMM speed: every layer's matrices (q/k/v and
-// gate/up fused, as the frozen model holds them) times the prefix's rows and the batch's rows,
-// forward (Y = X Wᵀ) and backward to the inputs (dX = dY W), and the head at the scored rows. Distinct
-// matrices per layer, so that the replay streams as much memory as the step does.
+// The step's weight products alone, at this machine's GEMM speed: every layer's matrices
+// (layerMatrixShapes) times the prefix's rows and the batch's rows, forward (Y = X Wᵀ) and backward
+// to the inputs (dX = dY W), and the head at the scored rows. Distinct matrices per layer, so that
+// the replay streams as much memory as the step does.
 struct GemmReplay {
     double seconds = 0.0; // median of the timed replays
     double flops = 0.0;
@@ -80,18 +91,7 @@ struct GemmReplay {
 GemmReplay replayStepGemms(const ModelConfig& config, const std::vector<std::int64_t>& rowCounts,
                            std::int64_t scoredRows, const at::TensorOptions& options, int repeats)
 {
-    const std::int64_t d = config.hiddenSize;
-    const std::int64_t attentionWidth = config.numHeads * config.headDim;
-    const std::int64_t kvWidth = config.numKeyValueHeads * config.headDim;
-    const std::int64_t inner = config.intermediateSize;
-    const bool gated = config.architecture != Architecture::Gpt2;
-    // (in, out) of each matrix of one layer.
-    const std::vector<std::pair<std::int64_t, std::int64_t>> layerShapes =
-        gated ? std::vector<std::pair<std::int64_t, std::int64_t>>{{d, attentionWidth + 2 * kvWidth},
-                                                                    {attentionWidth, d},
-                                                                    {d, 2 * inner},
-                                                                    {inner, d}}
-              : std::vector<std::pair<std::int64_t, std::int64_t>>{{d, 3 * d}, {d, d}, {d, inner}, {inner, d}};
+    const std::vector<std::pair<std::int64_t, std::int64_t>> layerShapes = layerMatrixShapes(config);
     struct Product {
         at::Tensor weight; // [out, in]
         std::int64_t rows;
@@ -104,7 +104,7 @@ GemmReplay replayStepGemms(const ModelConfig& config, const std::vector<std::int
     for (std::int64_t rows : rowCounts)
         for (const at::Tensor& weight : weights)
             products.push_back({weight, rows});
-    products.push_back({at::full({config.vocabSize, d}, 0.01, options), scoredRows});
+    products.push_back({at::full({config.vocabSize, config.hiddenSize}, 0.01, options), scoredRows});
 
     GemmReplay replay;
     std::map<std::pair<std::int64_t, std::int64_t>, at::Tensor> inputs; // (rows, width) -> [rows, width]
