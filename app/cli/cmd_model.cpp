@@ -237,11 +237,9 @@ void registerModelCommands(CLI::App& app)
             "model",
             "Load time, prefill and decode tokens/s, prefill GFLOP/s next to this machine's GEMM GFLOP/s");
         addModelOptions(*command, *options, /*required=*/false);
-        std::string presets;
-        for (const std::string& name : sp::randomModelPresets())
-            presets += (presets.empty() ? "" : ", ") + name;
         command->add_option("--random", *preset,
-                            "Benchmark a seeded random model of a published shape instead (" + presets + ")");
+                            "Benchmark a seeded random model of a published shape instead (" +
+                                sp::joinStrings(sp::randomModelPresets(), ", ") + ")");
         command->add_option("--prefill", settings->prefill, "Prompt length for the prefill measurement")
             ->capture_default_str();
         command->add_option("--decode", settings->decode, "Tokens decoded one at a time (0: none)")

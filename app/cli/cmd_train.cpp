@@ -582,12 +582,9 @@ void registerTrainCommands(CLI::App& app)
         ->add_option("--model", *benchModel,
                      "A model folder, \"demo\", or \"random\" (the same as --random tiny)")
         ->capture_default_str();
-    std::string presets;
-    for (const std::string& preset : sp::randomModelPresets())
-        presets += (presets.empty() ? "" : ", ") + preset;
     bench->add_option("--random", *benchRandom,
                       "Benchmark a seeded random model of a published shape instead, fed byte-level text (" +
-                          presets + ")");
+                          sp::joinStrings(sp::randomModelPresets(), ", ") + ")");
     bench->add_option("--device", *benchDevice, "cpu or cuda")->capture_default_str();
     bench->add_option("--dtype", *benchDtype, "float32, float16 or bfloat16 (on the CPU, half weights are computed in float32 blocks)")
         ->capture_default_str();

@@ -5,6 +5,7 @@
 #include "model/loaded_model.h"
 #include "softprompt/error.h"
 #include "softprompt/model_handle.h"
+#include "softprompt/text.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -246,10 +247,8 @@ ModelConfig randomModelConfig(const std::string& preset)
         config.bosTokenId = 128000;
         config.eosTokenIds = {128001};
     } else {
-        std::string known;
-        for (const std::string& name : randomModelPresets())
-            known += (known.empty() ? "" : ", ") + name;
-        throw Error("unknown random model preset \"" + preset + "\"; known presets: " + known);
+        throw Error("unknown random model preset \"" + preset + "\"; known presets: " +
+                    joinStrings(randomModelPresets(), ", "));
     }
     return config;
 }
