@@ -37,7 +37,7 @@ int chooseCpuThreads()
     // thread pool. A second pool of OpenMP threads for the element-wise ops spin-waits at each
     // parallel region's barrier and takes the cores from OpenBLAS's threads, which spin too: on this
     // project's 2-core machine, 2 OpenMP threads made the σ step 2–4× slower than 1 on an idle
-    // machine (bench train: demo 145 ms against 36 ms a step, SmolLM-135M shape 2.5 s against 1.2 s),
+    // machine (bench train: demo 145 ms against 36 ms a step, SmolLM-135M shape 2.86 s against 1.25 s),
     // and the teacher's prefill 2.4× slower. So one OpenMP thread, and the cores go to OpenBLAS.
     // MKL threads through OpenMP itself, so there the OpenMP pool is the GEMM pool: every core that
     // the one-minute load average leaves free.
