@@ -2,8 +2,9 @@
 // against finite differences (in double), the truncated-teacher bound, Adam against a scalar
 // reference, the schedule, clipping, bootstrap intervals, TrainConfig JSON and the JSONL format.
 #include "engine/objectives.h"
-#include "engine/optimizer.h"
 #include "engine/statistics.h"
+#include "optim/adam.h"
+#include "optim/learning_rate.h"
 
 #include "softprompt/engine.h"
 #include "softprompt/error.h"
@@ -16,6 +17,7 @@
 
 using sp::Objective;
 using namespace sp::engine;
+using namespace sp::optim;
 
 Q_DECLARE_METATYPE(sp::Objective)
 
@@ -306,9 +308,9 @@ private Q_SLOTS:
         std::vector<at::Tensor> gradients;
         for (int t = 0; t < 5; ++t)
             gradients.push_back(at::randn({3, 4}, doubles()));
-        Adam adam(parameter, settings);
+        Adam adam({parameter}, settings);
         for (int t = 0; t < 5; ++t)
-            adam.step(parameter, gradients[std::size_t(t)], 0.05 * (t + 1));
+            adam.step({parameter}, {gradients[std::size_t(t)]}, 0.05 * (t + 1));
         QCOMPARE(adam.steps(), std::int64_t(5));
         for (std::int64_t i = 0; i < parameter.numel(); ++i) {
             double p = initial.view(-1)[i].item<double>(), m = 0, v = 0;
@@ -331,31 +333,31 @@ private Q_SLOTS:
     void schedule()
     {
         const double peak = 0.1;
-        QCOMPARE(scheduledLearningRate(1, 100, 10, peak), 0.01);
-        QCOMPARE(scheduledLearningRate(10, 100, 10, peak), peak);
-        QVERIFY(std::abs(scheduledLearningRate(100, 100, 10, peak) - 0.1 * peak) < 1e-15);
+        QCOMPARE(warmupCosineLearningRate(1, 100, 10, peak, 0.1), 0.01);
+        QCOMPARE(warmupCosineLearningRate(10, 100, 10, peak, 0.1), peak);
+        QVERIFY(std::abs(warmupCosineLearningRate(100, 100, 10, peak, 0.1) - 0.1 * peak) < 1e-15);
         double previous = peak;
         for (int step = 11; step <= 100; ++step) {
-            const double lr = scheduledLearningRate(step, 100, 10, peak);
+            const double lr = warmupCosineLearningRate(step, 100, 10, peak, 0.1);
             QVERIFY(lr <= previous && lr >= 0.1 * peak - 1e-15);
             previous = lr;
         }
-        QVERIFY(std::abs(scheduledLearningRate(55, 100, 10, peak) - 0.55 * peak) < 1e-12); // cosine midpoint
-        QCOMPARE(scheduledLearningRate(1, 100, 0, peak),
+        QVERIFY(std::abs(warmupCosineLearningRate(55, 100, 10, peak, 0.1) - 0.55 * peak) < 1e-12); // cosine midpoint
+        QCOMPARE(warmupCosineLearningRate(1, 100, 0, peak, 0.1),
                  peak * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * 0.01))));
     }
 
     void clipping()
     {
         at::Tensor gradient = at::full({2, 2}, 3.0, doubles()); // norm 6
-        const at::Tensor norm = clipGradientNorm(gradient, 1.5);
+        const at::Tensor norm = clipGradientNorm({gradient}, 1.5);
         QCOMPARE(norm.item<double>(), 6.0);
         QVERIFY(std::abs(gradient.norm().item<double>() - 1.5) < 1e-6);
         at::Tensor small = at::full({2, 2}, 0.1, doubles());
-        clipGradientNorm(small, 1.5);
+        clipGradientNorm({small}, 1.5);
         QCOMPARE(small[0][0].item<double>(), 0.1);
         at::Tensor unclipped = at::full({2, 2}, 3.0, doubles());
-        clipGradientNorm(unclipped, 0.0);
+        clipGradientNorm({unclipped}, 0.0);
         QCOMPARE(unclipped[0][0].item<double>(), 3.0);
     }
 

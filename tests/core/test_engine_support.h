@@ -1,7 +1,7 @@
 #pragma once
 // A tiny random model with a byte-level codec, for the engine's training tests: ids 0..255 are
 // bytes, 256 is BOS (put before every text, as Llama tokenizers do) and 257 is EOS.
-#include "engine/optimizer.h"
+#include "optim/adam.h"
 #include "engine/task.h"
 #include "model/causal_lm.h"
 

@@ -2,6 +2,7 @@
 // tenfold, the truncated teacher behaves, cancel/pause/NaN/determinism, checkpoints, early stop.
 #include "test_engine_support.h"
 
+#include "optim/learning_rate.h"
 #include "softprompt/error.h"
 
 #include <ATen/Parallel.h>
@@ -75,8 +76,9 @@ private Q_SLOTS:
         QCOMPARE(result.sigma.dim, 32);
         int evaluations = 0;
         for (const sp::StepReport& report : reports) {
-            QCOMPARE(report.learningRate, sp::engine::scheduledLearningRate(
-                                              report.step, 200, config.warmupSteps, config.learningRate));
+            QCOMPARE(report.learningRate,
+                     sp::optim::warmupCosineLearningRate(report.step, 200, config.warmupSteps,
+                                                         config.learningRate, 0.1));
             QVERIFY(report.gradNorm > 0 && report.stepSeconds > 0 && report.tokensPerSecond > 0);
             QCOMPARE(report.hasHeldout, report.step % 50 == 0);
             evaluations += report.hasHeldout;

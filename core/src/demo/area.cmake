@@ -12,11 +12,10 @@ sp_core_library(sp_demo SOURCES
 list(APPEND SP_CORE_AREA_LIBRARIES sp_demo)
 
 sp_core_library(sp_demo_training TORCH SOURCES
-    ${CMAKE_CURRENT_LIST_DIR}/adamw.cpp
     ${CMAKE_CURRENT_LIST_DIR}/demo_batches.cpp
     ${CMAKE_CURRENT_LIST_DIR}/demo_pretrain.cpp
     ${CMAKE_CURRENT_LIST_DIR}/demo_step_data.cpp
     ${CMAKE_CURRENT_LIST_DIR}/demo_step_loss.cpp
     ${CMAKE_CURRENT_LIST_DIR}/demo_eval.cpp
-    DEPS sp_demo sp_model sp_tokenizer)
+    DEPS sp_demo sp_model sp_tokenizer sp_optim)
 list(APPEND SP_CORE_AREA_LIBRARIES sp_demo_training)

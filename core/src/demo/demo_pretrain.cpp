@@ -6,7 +6,6 @@
 // back into it. Loss = mean answer cross-entropy + contextLossWeight * LM loss on the context.
 #include "softprompt/demo_training.h"
 
-#include "demo/adamw.h"
 #include "demo/demo_batches.h"
 #include "demo/demo_eval.h"
 #include "demo/demo_step_data.h"
@@ -14,6 +13,8 @@
 #include "demo/demo_vocabulary.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
+#include "optim/adam.h"
+#include "optim/learning_rate.h"
 #include "softprompt/demo_corpus.h"
 #include "softprompt/demo_tokenizer.h"
 #include "softprompt/error.h"
@@ -270,9 +271,10 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     std::int64_t parameterCount = 0;
     for (const at::Tensor& parameter : parameters)
         parameterCount += parameter.numel();
-    AdamWSettings adamSettings;
+    optim::AdamSettings adamSettings;
+    adamSettings.beta2 = 0.95; // as GPT-style pretraining does: the second moment follows the loss faster
     adamSettings.weightDecay = options.weightDecay;
-    AdamW optimizer(parameters, adamSettings);
+    optim::Adam optimizer(parameters, adamSettings);
 
     double answerLossMean = 0.0;
     double contextLossMean = 0.0;
@@ -286,7 +288,7 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
     StepDataStream data(options, tokenizer, endOfText, totalSteps, lastStep, dataThreads);
     for (int step = 0; step < lastStep; ++step) {
         const int highTokens = curriculumShape(options, step, totalSteps).highTokens;
-        const double lr = warmupCosineLearningRate(step, totalSteps, options.warmupSteps,
+        const double lr = optim::warmupCosineLearningRate(step + 1, totalSteps, options.warmupSteps,
                                                    options.learningRate, options.minLearningRateFraction);
 
         const std::vector<PreparedContext> prepared = data.take(step);
@@ -305,8 +307,14 @@ PretrainResult pretrainDemoModel(const PretrainOptions& options,
                         std::to_string(step + 1) +
                         "; training diverged. Lower the learning rate (--lr) or "
                         "raise the warm-up, and run again");
-        optimizer.clipGradients(options.gradClip);
-        optimizer.step(lr);
+        std::vector<at::Tensor> gradients; // one per parameter, undefined where none flowed
+        for (const at::Tensor& parameter : parameters)
+            gradients.push_back(parameter.grad());
+        optim::clipGradientNorm(gradients, options.gradClip);
+        optimizer.step(parameters, gradients, lr);
+        for (at::Tensor& gradient : gradients)
+            if (gradient.defined())
+                gradient.zero_();
 
         answerLossMean =
             step == 0 ? stepAnswerLoss : smoothing * answerLossMean + (1 - smoothing) * stepAnswerLoss;

@@ -2,7 +2,6 @@
 sp_core_library(sp_engine TORCH SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/engine_types.cpp
     ${CMAKE_CURRENT_LIST_DIR}/objectives.cpp
-    ${CMAKE_CURRENT_LIST_DIR}/optimizer.cpp
     ${CMAKE_CURRENT_LIST_DIR}/statistics.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine_model.cpp
     ${CMAKE_CURRENT_LIST_DIR}/prompt_layout.cpp
@@ -21,5 +20,5 @@ sp_core_library(sp_engine TORCH SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/bench.cpp
     ${CMAKE_CURRENT_LIST_DIR}/playground.cpp
     ${CMAKE_CURRENT_LIST_DIR}/coverage.cpp
-    DEPS sp_base sp_formats sp_tokenizer sp_model sp_chat)
+    DEPS sp_base sp_formats sp_tokenizer sp_model sp_chat sp_optim)
 list(APPEND SP_CORE_AREA_LIBRARIES sp_engine)

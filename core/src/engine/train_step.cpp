@@ -1,9 +1,18 @@
 #include "engine/trainer_parts.h"
 
+#include "optim/learning_rate.h"
+
 namespace sp::engine {
 
+double stepLearningRate(const TrainConfig& config, int step)
+{
+    return optim::warmupCosineLearningRate(step, config.steps, config.warmupSteps, config.learningRate,
+                                           kLearningRateFloorFraction);
+}
+
 StepStats trainStep(const model::CausalLM& lm, const at::Tensor& preEmbeds, const at::Tensor& midEmbeds,
-                    at::Tensor& sigma, Adam& adam, const QuerySet& batch, const TrainConfig& config, int step)
+                    at::Tensor& sigma, optim::Adam& adam, const QuerySet& batch, const TrainConfig& config,
+                    int step)
 {
     const at::Tensor parameter = sigma.detach().requires_grad_(true); // [k, d]
     const at::Tensor logits = studentTargetLogits(lm, at::cat({preEmbeds, parameter, midEmbeds}, 0), batch.embeds,
@@ -15,10 +24,10 @@ StepStats trainStep(const model::CausalLM& lm, const at::Tensor& preEmbeds, cons
     at::Tensor gradient = torch::autograd::grad({loss}, {parameter})[0];  // [k, d]
     const at::Tensor top1 =
         meanOverPositions(top1Agreement(logits.detach(), batch.teacher), batch.teacher.mask).mean(); // []
-    const at::Tensor gradNorm = clipGradientNorm(gradient, config.gradClip);                        // []
+    const at::Tensor gradNorm = optim::clipGradientNorm({gradient}, config.gradClip);                // []
     StepStats stats;
-    stats.learningRate = scheduledLearningRate(step, config.steps, config.warmupSteps, config.learningRate);
-    adam.step(sigma, gradient, stats.learningRate);
+    stats.learningRate = stepLearningRate(config, step);
+    adam.step({sigma}, {gradient}, stats.learningRate);
 
     // The one host synchronisation of the step.
     const at::Tensor values = at::stack({perQuery.detach().mean(), top1, gradNorm,

@@ -112,10 +112,10 @@ TrainResult CompressionTask::Impl::train(const TrainConfig& config, const TrainC
     phase("scoring the initial σ", 0.0);
     result.initialTrainS = engine::scoreSet(lm, prefixWith(sigma), trainSet, config).s;
 
-    engine::AdamSettings adamSettings;
+    optim::AdamSettings adamSettings;
     adamSettings.weightDecay = config.weightDecay;
     adamSettings.decoupled = config.optimizer == "adamw";
-    engine::Adam adam(sigma, adamSettings);
+    optim::Adam adam({sigma}, adamSettings);
     engine::BatchSampler sampler(trainSet.size(), config.batchSize, config.seed ^ 0xBA7C4ULL);
     engine::EarlyStopping earlyStopping(config);
     at::Tensor lastGood = sigma.clone(); // [k, d]: the latest σ whose loss was finite

@@ -3,9 +3,9 @@
 // trains on (batch_sampler.cpp), the step itself (train_step.cpp), what a non-finite step means
 // (divergence.cpp), when held-out s stops improving (early_stopping.cpp), and the step's report
 // (step_report.cpp).
-#include "engine/optimizer.h"
 #include "engine/statistics.h"
 #include "engine/teacher.h"
+#include "optim/adam.h"
 
 #include "softprompt/engine.h"
 
@@ -45,7 +45,14 @@ struct StepStats {
 // (preEmbeds [|pre|, d], midEmbeds [|mid|, d]; engine/prompt_layout.h), s, its gradient (clipped), and
 // the Adam update of `sigma` in place.
 StepStats trainStep(const model::CausalLM& lm, const at::Tensor& preEmbeds, const at::Tensor& midEmbeds,
-                    at::Tensor& sigma, Adam& adam, const QuerySet& batch, const TrainConfig& config, int step);
+                    at::Tensor& sigma, optim::Adam& adam, const QuerySet& batch, const TrainConfig& config,
+                    int step);
+
+// σ's learning rate decays from the peak to this fraction of it (optim/learning_rate.h).
+constexpr double kLearningRateFloorFraction = 0.1;
+
+// The learning rate of update `step` (1-based) of a run with `config`.
+double stepLearningRate(const TrainConfig& config, int step);
 
 // The step diverged when s, the gradient norm or the updated σ is not finite. Then σ is put back
 // (to the σ before the step when only the update went wrong, else to the last σ whose s was finite)

@@ -1,0 +1,2 @@
+// Anchor translation unit for the tests' precompiled torch header (see tests/CMakeLists.txt).
+#include "torch_common.h"
