@@ -5,6 +5,7 @@
 #include "QueryTableModel.h"
 #include "Session.h"
 #include "softprompt/run_store.h"
+#include "softprompt/train_config_json.h"
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -239,7 +240,7 @@ bool CoveragePanel::compute(QString* whyNot)
         try {
             const sp::RunStore store = sp::RunStore::open(toStd(session_->databasePath()));
             const sp::RunRecord run = store.run(fallbackRun_);
-            request.config = sp::TrainConfig::fromJson(run.config);
+            request.config = sp::trainConfigFromJson(run.config);
             request.options.format = sp::promptFormatFromKey(run.promptFormat);
             request.sigma = store.loadSigma(fallbackRun_);
             request.runId = fallbackRun_;

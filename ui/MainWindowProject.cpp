@@ -1,6 +1,7 @@
 // The main window's handling of the user's work: project files, the dirty marker, the questions
 // before unsaved work is replaced, undo, the last session and the recovery offer after a crash.
 #include "ContextEditor.h"
+#include "softprompt/train_config_json.h"
 #include "Dialogs.h"
 #include "HelpGuide.h"
 #include "MainWindow.h"
@@ -194,7 +195,7 @@ void MainWindow::restoreWorkFromRun(std::int64_t runId, const QString& context,
     data.context = context;
     data.contextName = tr("context of run %1").arg(runId);
     data.queries = queries;
-    data.trainingJson = toQ(config.toJson().dump());
+    data.trainingJson = toQ(sp::trainConfigToJson(config).dump());
     project_->apply(data);
     showTab(QStringLiteral("context"));
     statusBar()->showMessage(tr("Restored run %1's context, %n query(s) and settings. Edit › Undo brings the "

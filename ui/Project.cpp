@@ -1,4 +1,5 @@
 #include "Project.h"
+#include "softprompt/train_config_json.h"
 
 #include "QtConvert.h"
 #include "QueryTableModel.h"
@@ -128,7 +129,7 @@ ProjectData projectFromJson(const QByteArray& json, const QString& sourceName)
         const QByteArray training =
             QJsonDocument(root.value(QStringLiteral("training")).toObject()).toJson(QJsonDocument::Compact);
         try {
-            sp::TrainConfig::fromJson(nlohmann::json::parse(training.toStdString()));
+            sp::trainConfigFromJson(nlohmann::json::parse(training.toStdString()));
         } catch (const std::exception& e) {
             fail(QStringLiteral("has training settings this workbench cannot read (%1); fix or remove the "
                                 "\"training\" object")
@@ -208,7 +209,7 @@ ProjectData Project::capture() const
     data.queryTemplate = session_->queries()->queryTemplate();
     data.queries = session_->queries()->queries();
     try {
-        data.trainingJson = toQ(panel_->config().toJson().dump());
+        data.trainingJson = toQ(sp::trainConfigToJson(panel_->config()).dump());
     } catch (const std::exception&) {
         data.trainingJson.clear();
     }
@@ -226,7 +227,7 @@ void Project::apply(const ProjectData& data)
     session_->queries()->setQueries(data.queries);
     if (!data.trainingJson.isEmpty()) {
         try {
-            panel_->setConfig(sp::TrainConfig::fromJson(nlohmann::json::parse(toStd(data.trainingJson))));
+            panel_->setConfig(sp::trainConfigFromJson(nlohmann::json::parse(toStd(data.trainingJson))));
         } catch (const std::exception&) {
             // projectFromJson validated it; a failure here leaves the panel as it was
         }

@@ -1,4 +1,5 @@
 #include "RunsBrowser.h"
+#include "softprompt/train_config_json.h"
 
 #include "Dialogs.h"
 #include "PlotExport.h"
@@ -451,7 +452,7 @@ bool RunsBrowser::loadOutcome(std::int64_t runId, TrainingOutcome* outcome, QStr
         const sp::RunRecord run = store->run(runId);
         outcome->runId = run.id;
         outcome->status = run.status;
-        outcome->config = sp::TrainConfig::fromJson(run.config);
+        outcome->config = sp::trainConfigFromJson(run.config);
         outcome->message = toQ(run.error);
         outcome->contextTokens = run.summary.value("context_tokens", 0);
         outcome->prompt = sp::PromptPieces::fromJson(run.promptPieces); // plain for runs from before formats
@@ -506,7 +507,7 @@ void RunsBrowser::loadConfigIntoEditor()
     if (!run)
         return;
     try {
-        emit configLoadRequested(sp::TrainConfig::fromJson(run->config));
+        emit configLoadRequested(sp::trainConfigFromJson(run->config));
     } catch (const std::exception& e) {
         showError(this, tr("Could not load the settings"),
                   tr("Run %1's settings cannot be read: %2").arg(run->id).arg(toQ(e.what())));
@@ -533,7 +534,7 @@ bool RunsBrowser::loadRunWork(std::int64_t runId, QString* context, std::vector<
         queries->clear();
         for (const sp::StoredQuery& stored : store->querySet(*run.querySetId).queries)
             queries->push_back({stored.text, stored.target, stored.heldOut});
-        *config = sp::TrainConfig::fromJson(run.config);
+        *config = sp::trainConfigFromJson(run.config);
         return true;
     } catch (const std::exception& e) {
         *error = toQ(e.what());

@@ -1,4 +1,5 @@
 #include "TrainingPanel.h"
+#include "softprompt/train_config_json.h"
 
 #include "QtConvert.h"
 #include "Session.h"
@@ -470,7 +471,7 @@ void TrainingPanel::saveSettings() const
     QSettings settings;
     try {
         settings.setValue(QStringLiteral("training/config"),
-                          QString::fromStdString(config().toJson().dump()));
+                          QString::fromStdString(sp::trainConfigToJson(config()).dump()));
     } catch (const std::exception&) {
         // A config that cannot be built is not worth keeping.
     }
@@ -483,7 +484,7 @@ void TrainingPanel::restoreSettings()
     const QString json = settings.value(QStringLiteral("training/config")).toString();
     if (!json.isEmpty()) {
         try {
-            setConfig(sp::TrainConfig::fromJson(nlohmann::json::parse(toStd(json))));
+            setConfig(sp::trainConfigFromJson(nlohmann::json::parse(toStd(json))));
         } catch (const std::exception&) {
             setConfig(sp::TrainConfig{}); // settings from an older version: start from the defaults
         }

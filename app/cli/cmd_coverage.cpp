@@ -9,6 +9,7 @@
 #include "softprompt/coverage.h"
 #include "softprompt/error.h"
 #include "softprompt/run_store.h"
+#include "softprompt/train_config_json.h"
 
 #include <cstdio>
 
@@ -35,7 +36,7 @@ void runCoverageEval(std::int64_t runId, const std::string& db, const std::strin
     if (!record.contextId || !record.querySetId)
         throw sp::Error("run " + std::to_string(runId) + " has no stored context or query set (imported σ?); " +
                         "the coverage map needs both");
-    sp::TrainConfig config = sp::TrainConfig::fromJson(record.config);
+    sp::TrainConfig config = sp::trainConfigFromJson(record.config);
     if (!device.empty())
         config.device = device;
     const sp::SoftPrompt sigma = store.loadSigma(runId);

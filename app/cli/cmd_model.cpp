@@ -7,6 +7,7 @@
 #include "registry.h"
 
 #include "softprompt/engine.h"
+#include "softprompt/benchmarks.h"
 #include "softprompt/error.h"
 #include "softprompt/model_handle.h"
 #include "softprompt/safetensors.h"

@@ -14,12 +14,14 @@
 #include "registry.h"
 
 #include "softprompt/engine.h"
+#include "softprompt/benchmarks.h"
 #include "softprompt/error.h"
 #include "softprompt/paths.h"
 #include "softprompt/run_recording.h"
 #include "softprompt/run_store.h"
 #include "softprompt/training_session.h"
 #include "softprompt/text.h"
+#include "softprompt/train_config_json.h"
 
 #include <atomic>
 #include <chrono>
@@ -468,7 +470,7 @@ void runEval(std::int64_t runId, const std::string& db, const std::string& devic
         throw sp::Error("run " + std::to_string(runId) +
                         " has no stored context or query set (imported σ?); " +
                         "evaluate it with softprompt train --context ... instead");
-    sp::TrainConfig config = sp::TrainConfig::fromJson(record.config);
+    sp::TrainConfig config = sp::trainConfigFromJson(record.config);
     if (!device.empty())
         config.device = device;
     const std::vector<sp::CheckpointInfo> checkpoints = store.checkpoints(runId);

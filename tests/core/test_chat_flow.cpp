@@ -325,7 +325,8 @@ private Q_SLOTS:
 
         const std::string context = "You are Nova. Rules: answer in capitals, start with OK. Glossary: zorp = blue.";
         std::vector<sp::Query> queries = tinyQueries(12);
-        sp::CompressionTask task(sp::engine::makeTaskImpl(model, context, queries, sp::PromptFormat::Auto));
+        sp::CompressionTask task =
+            sp::engine::taskFromImpl(sp::engine::makeTaskImpl(model, context, queries, sp::PromptFormat::Auto));
         QCOMPARE(task.promptPieces().format, sp::PromptFormat::Chat);
         const sp::ChatModelFiles& files = model.chatFiles;
         for (std::size_t q = 0; q < queries.size(); ++q)
@@ -388,7 +389,8 @@ private Q_SLOTS:
             queries.push_back({text, "", false});
 
         constexpr int kLength = 6;
-        sp::CompressionTask task(sp::engine::makeTaskImpl(engineModel, context, queries, sp::PromptFormat::Chat));
+        sp::CompressionTask task = sp::engine::taskFromImpl(
+            sp::engine::makeTaskImpl(engineModel, context, queries, sp::PromptFormat::Chat));
         sp::TrainConfig config = fastConfig();
         config.init = sp::InitKind::Random;
         config.target = sp::TargetKind::Continuation;

@@ -230,7 +230,7 @@ sp::CompressionTask byteTask(at::Device device, at::ScalarType dtype)
     std::vector<sp::Query> queries;
     for (const char* text : texts)
         queries.push_back({text, "", false});
-    return sp::CompressionTask(sp::engine::makeTaskImpl(
+    return sp::engine::taskFromImpl(sp::engine::makeTaskImpl(
         byteModel(device, dtype),
         "Rules: answer in capitals, start with OK, end with a dot. Glossary: zorp = blue.", queries));
 }

@@ -74,7 +74,7 @@ inline sp::CompressionTask makeTask(sp::engine::EngineModel model = tinyModel(),
                                     std::string context = tinyContext(),
                                     std::vector<sp::Query> queries = tinyQueries())
 {
-    return sp::CompressionTask(
+    return sp::engine::taskFromImpl(
         sp::engine::makeTaskImpl(std::move(model), std::move(context), std::move(queries)));
 }
 

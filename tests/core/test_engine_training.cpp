@@ -249,7 +249,7 @@ private Q_SLOTS:
         config.learningRate = INFINITY;
         config.warmupSteps = 0;
         const sp::SoftPrompt initial = sp::engine::softPromptFromTensor(impl->initialSigma(config));
-        sp::CompressionTask task(std::move(impl));
+        sp::CompressionTask task = sp::engine::taskFromImpl(std::move(impl));
         const sp::TrainResult result = run(task, config);
         QCOMPARE(result.status, sp::RunStatus::Failed);
         QCOMPARE(result.badStep, 1);

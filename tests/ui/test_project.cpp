@@ -13,6 +13,7 @@
 #include "TrainingPanel.h"
 #include "softprompt/error.h"
 #include "softprompt/run_store.h"
+#include "softprompt/train_config_json.h"
 #include "evaluation_fixture.h"
 #include "ui_test_support.h"
 
@@ -97,7 +98,7 @@ private slots:
         sp::TrainConfig config;
         config.k = 12;
         config.target = sp::TargetKind::Continuation;
-        data.trainingJson = QString::fromStdString(config.toJson().dump());
+        data.trainingJson = QString::fromStdString(sp::trainConfigToJson(config).dump());
         data.sweepKs = "1,3,9";
         const QString path = dir_.filePath("round.spwb");
         spui::writeProjectFile(path, data);
@@ -113,7 +114,7 @@ private slots:
             QCOMPARE(read.queries[i].heldOut, data.queries[i].heldOut);
         }
         const sp::TrainConfig readConfig =
-            sp::TrainConfig::fromJson(nlohmann::json::parse(read.trainingJson.toStdString()));
+            sp::trainConfigFromJson(nlohmann::json::parse(read.trainingJson.toStdString()));
         QCOMPARE(readConfig.k, 12);
         QCOMPARE(readConfig.target, sp::TargetKind::Continuation);
     }
@@ -271,7 +272,7 @@ private slots:
             run.name = "stored";
             sp::TrainConfig config;
             config.k = 5;
-            run.config = config.toJson();
+            run.config = sp::trainConfigToJson(config);
             run.model.path = "demo";
             run.model.hash = "h";
             run.model.summary = {{"name", "demo"}};

@@ -3,6 +3,7 @@
 // back, overlays curves, diffs configs, reopens a run's results and settings, deletes runs, and the
 // sweep view plots a sweep's runs.
 #include "RunsBrowser.h"
+#include "softprompt/train_config_json.h"
 #include "RunsModel.h"
 #include "Session.h"
 #include "SweepView.h"
@@ -85,7 +86,7 @@ private slots:
             sp::TrainConfig config;
             config.k = spec.k;
             config.objective = sp::objectiveFromKey(spec.objective);
-            run.config = config.toJson();
+            run.config = sp::trainConfigToJson(config);
             run.model.path = "demo";
             run.model.hash = "model-hash";
             run.model.summary = {{"name", "demo"}};
@@ -289,7 +290,7 @@ private slots:
             sp::RunStore store = sp::RunStore::open(dbPath_.toStdString());
             sp::NewRun run;
             run.name = "other context";
-            run.config = sp::TrainConfig{}.toJson();
+            run.config = sp::trainConfigToJson(sp::TrainConfig{});
             run.model.path = "demo";
             run.model.hash = "model-hash";
             run.contextId = store.putContext("You are a glossary of Portuguese pastry terms, be precise.");

@@ -7,8 +7,6 @@
 #include "softprompt/prompt_format.h"
 #include "softprompt/soft_prompt.h"
 
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -19,6 +17,10 @@
 #include <vector>
 
 namespace sp {
+
+namespace engine {
+struct TaskAccess; // core-internal (core/src/engine/task.h)
+}
 
 // ---- objectives --------------------------------------------------------------------------------
 enum class Objective { ForwardKL, ReverseKL, JensenShannon, TeacherNLL, LogitMSE, Cosine };
@@ -75,9 +77,7 @@ struct TrainConfig {
     std::uint64_t seed = 0;
     std::string device = "cpu";
     std::string dtype = "float32";
-
-    nlohmann::json toJson() const;
-    static TrainConfig fromJson(const nlohmann::json& json); // missing keys keep defaults
+    // As JSON: softprompt/train_config_json.h.
 };
 
 // ---- training ----------------------------------------------------------------------------------
@@ -180,9 +180,7 @@ public:
     CompressionTask(ModelHandle model, std::string context, std::vector<Query> queries,
                     PromptFormat format = PromptFormat::Plain, const std::string& templateName = "");
     ~CompressionTask();
-    struct Impl;
-    // Core-internal: a task on a model that has no ModelHandle (tests, benchmarks on random models).
-    explicit CompressionTask(std::unique_ptr<Impl> impl);
+    struct Impl; // core-internal (core/src/engine/task.h)
 
     const ModelHandle& model() const;
     const std::string& context() const;
@@ -215,6 +213,9 @@ public:
     std::vector<bool> heldoutMask(const TrainConfig& config) const;
 
 private:
+    friend struct engine::TaskAccess;
+    // Core-internal: engine::taskFromImpl (tests, benchmarks on random models).
+    explicit CompressionTask(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
 
@@ -228,36 +229,5 @@ struct SweepPoint {
 std::vector<SweepPoint> runCompressionSweep(CompressionTask& task, const TrainConfig& base,
                                             const std::vector<int>& ks, const TrainCallbacks& callbacks,
                                             TrainControl& control);
-
-// ---- benchmark ------------------------------------------------------------------------------------
-struct TrainBenchOptions {
-    int steps = 30;
-    int k = 8;
-    int batchSize = 8;
-    int contextTokens = 512; // about; the context is real text repeated to this length
-    int queries = 16;
-    std::uint64_t seed = 0;
-};
-// `softprompt bench train`: steps/s, tokens/s, achieved model GFLOP/s next to this machine's GEMM
-// GFLOP/s, and the teacher-cache speedup, all measured in one run on `model`.
-nlohmann::json benchmarkTraining(const ModelHandle& model, const TrainBenchOptions& options);
-// The same on a seeded random model of a published shape (randomModelPresets(): "tiny",
-// "smollm-135m", "qwen2.5-0.5b", ...), fed byte-level text, for machines without a model folder.
-nlohmann::json benchmarkTrainingOnRandomModel(const std::string& preset, const TrainBenchOptions& options);
-
-// One σ training step as the trainer runs it (BOS ⊕ σ once, `batch` rows of `queryTokens` random
-// tokens on its KV cache, the next-token NLL at each row's last position, backward to σ, an update),
-// timed `steps` times (`softprompt bench model`, whose JSON reports it beside the peak RSS).
-struct SigmaStepBenchmark {
-    int k = 0;
-    int batch = 0;
-    int queryTokens = 0;
-    int steps = 0;
-    double firstStepSeconds = 0.0; // includes first-touch allocations
-    double stepSecondsMedian = 0.0;
-    double stepsPerSecond = 0.0; // 1 / median
-};
-SigmaStepBenchmark benchmarkSigmaStep(const ModelHandle& model, int k = 8, int batch = 4, int queryTokens = 16,
-                                      int steps = 3);
 
 } // namespace sp

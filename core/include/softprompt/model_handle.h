@@ -1,6 +1,6 @@
 #pragma once
 // A loaded model as the UI and CLI see it: no torch types. The engine reaches the torch model
-// through impl().
+// through model::loadedModel() (core/src/model/handle_access.h).
 #include "softprompt/chat_model_files.h"
 #include "softprompt/model_config.h"
 #include "softprompt/tokenizer.h"
@@ -13,7 +13,8 @@
 namespace sp {
 
 namespace model {
-class LoadedModel; // core-internal (core/src/model/loaded_model.h)
+class LoadedModel;   // core-internal (core/src/model/loaded_model.h)
+struct HandleAccess; // core-internal (core/src/model/handle_access.h)
 }
 
 struct ModelLoadOptions {
@@ -102,32 +103,11 @@ public:
     // Float32 logits of one sequence (positions 0..T-1), row-major [T, V]: `softprompt forward`.
     std::vector<float> logits(const std::vector<std::int32_t>& ids) const;
 
-    model::LoadedModel& impl() const;
-
 private:
+    friend struct model::HandleAccess;
+    model::LoadedModel& impl() const; // core-internal: model::loadedModel(handle), model/handle_access.h
     std::shared_ptr<model::LoadedModel> impl_;
 };
-
-// ---- benchmarking (softprompt bench model) ------------------------------------------------------
-struct ModelBenchmark {
-    double loadSeconds = 0.0;     // weights and tokenizer, as ModelHandle::load did them
-    double identitySeconds = 0.0; // hashing config + weights (fast when the digest cache knows them)
-    int threads = 0;              // CPU threads LibTorch used
-    int prefillTokens = 0;
-    double prefillSeconds = 0.0; // best forward over prefillTokens (last position's logits only)
-    double prefillTokensPerSecond = 0.0;
-    double prefillGflop = 0.0; // matrix-multiply work of that forward
-    double prefillGflopPerSecond = 0.0;
-    double prefillAllLogitsTokensPerSecond = 0.0; // the same forward with logits at every position
-    int decodeTokens = 0;
-    double decodeTokensPerSecond = 0.0; // median greedy step with the KV cache after a 128-token prompt
-    double gemmGflopPerSecond = 0.0;    // best GEMM of the MLP's shape, interleaved with the prefills
-    std::string gemmShape;              // "MxKxN"
-};
-// prefillRepeats 1 (large models): one prefill, no warm-up and no all-logits variant; decodeTokens 0:
-// no decode measurement.
-ModelBenchmark benchmarkModel(const ModelHandle& model, int prefillTokens = 512, int decodeTokens = 32,
-                              int prefillRepeats = 3);
 
 // This process's resident memory (VmRSS) and its peak so far (VmHWM) in bytes; -1 where unknown.
 struct ProcessMemory {

@@ -1,9 +1,11 @@
 // `softprompt bench train`: what one training step costs and how close it runs to this machine's
 // matrix-multiply speed, and what the cached teacher saves, measured in one run.
 #include "engine/engine_model.h"
+#include "softprompt/benchmarks.h"
 #include "engine/task.h"
 #include "model/bench_timing.h"
 #include "model/loaded_model.h"
+#include "model/handle_access.h"
 
 #include "softprompt/error.h"
 
@@ -322,7 +324,7 @@ SigmaStepBenchmark benchmarkSigmaStep(const ModelHandle& handle, int k, int batc
 {
     if (k < 1 || batch < 1 || queryTokens < 1 || steps < 1)
         throw Error("the σ step benchmark needs k, batch, query tokens and steps of at least 1");
-    const model::CausalLM& lm = handle.impl().model();
+    const model::CausalLM& lm = model::loadedModel(handle).model();
     const ModelConfig& config = lm.config();
     const at::Device device = lm.device();
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(7);

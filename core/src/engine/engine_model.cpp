@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "model/loaded_model.h"
+#include "model/handle_access.h"
 
 namespace sp::engine {
 
@@ -65,7 +66,7 @@ EngineModel engineModelFromTokenizer(std::shared_ptr<const model::CausalLM> lm, 
 
 EngineModel engineModelFromHandle(const ModelHandle& handle)
 {
-    const model::LoadedModel& loaded = handle.impl();
+    const model::LoadedModel& loaded = model::loadedModel(handle);
     EngineModel engineModel =
         engineModelFromTokenizer(loaded.causalLM(), loaded.tokenizer(), handle.summary().identity);
     engineModel.stopIds.clear();

@@ -1,6 +1,7 @@
 // The engine's torch-free vocabulary: objective/target/init/condition tables, TrainConfig JSON and
 // the JSONL query format. The GUI links against these without touching torch.
 #include "softprompt/engine.h"
+#include "softprompt/train_config_json.h"
 
 #include "softprompt/error.h"
 #include "softprompt/paths.h"
@@ -148,32 +149,32 @@ const std::vector<Condition>& allConditions()
 
 // ---- TrainConfig JSON -------------------------------------------------------------------------
 
-nlohmann::json TrainConfig::toJson() const
+nlohmann::json trainConfigToJson(const TrainConfig& config)
 {
     return nlohmann::json{
-        {"k", k},
-        {"objective", objectiveInfo(objective).key},
-        {"temperature", temperature},
-        {"target", targetKindKey(target)},
-        {"continuation_length", continuationLength},
-        {"init", initKindKey(init)},
-        {"init_text", initText},
-        {"optimizer", optimizer},
-        {"learning_rate", learningRate},
-        {"weight_decay", weightDecay},
-        {"steps", steps},
-        {"warmup_steps", warmupSteps},
-        {"batch_size", batchSize},
-        {"grad_clip", gradClip},
-        {"eval_interval", evalInterval},
-        {"early_stop_patience", earlyStopPatience},
-        {"checkpoint_interval", checkpointInterval},
-        {"teacher_top_k", teacherTopK},
-        {"teacher_full_vocabulary", teacherFullVocabulary},
-        {"heldout_fraction", heldoutFraction},
-        {"seed", seed},
-        {"device", device},
-        {"dtype", dtype},
+        {"k", config.k},
+        {"objective", objectiveInfo(config.objective).key},
+        {"temperature", config.temperature},
+        {"target", targetKindKey(config.target)},
+        {"continuation_length", config.continuationLength},
+        {"init", initKindKey(config.init)},
+        {"init_text", config.initText},
+        {"optimizer", config.optimizer},
+        {"learning_rate", config.learningRate},
+        {"weight_decay", config.weightDecay},
+        {"steps", config.steps},
+        {"warmup_steps", config.warmupSteps},
+        {"batch_size", config.batchSize},
+        {"grad_clip", config.gradClip},
+        {"eval_interval", config.evalInterval},
+        {"early_stop_patience", config.earlyStopPatience},
+        {"checkpoint_interval", config.checkpointInterval},
+        {"teacher_top_k", config.teacherTopK},
+        {"teacher_full_vocabulary", config.teacherFullVocabulary},
+        {"heldout_fraction", config.heldoutFraction},
+        {"seed", config.seed},
+        {"device", config.device},
+        {"dtype", config.dtype},
     };
 }
 
@@ -194,7 +195,7 @@ template <typename T> void readField(const nlohmann::json& json, const char* key
 
 } // namespace
 
-TrainConfig TrainConfig::fromJson(const nlohmann::json& json)
+TrainConfig trainConfigFromJson(const nlohmann::json& json)
 {
     if (!json.is_object())
         throw Error(std::string("training settings must be a JSON object, not ") + json.type_name());

@@ -2,6 +2,7 @@
 // CompressionTask's internals, shared by the trainer, the evaluator and the benchmark.
 #include "engine/prompt_layout.h"
 #include "engine/teacher.h"
+#include "softprompt/benchmarks.h"
 #include "softprompt/engine.h"
 
 namespace sp {
@@ -49,6 +50,18 @@ struct CompressionTask::Impl {
 };
 
 namespace engine {
+
+// CompressionTask keeps its Impl constructor private; core reaches it through here.
+struct TaskAccess {
+    static CompressionTask fromImpl(std::unique_ptr<CompressionTask::Impl> impl)
+    {
+        return CompressionTask(std::move(impl));
+    }
+};
+inline CompressionTask taskFromImpl(std::unique_ptr<CompressionTask::Impl> impl)
+{
+    return TaskAccess::fromImpl(std::move(impl));
+}
 
 // A task on a model without a ModelHandle (tests, benchmarks on random models).
 std::unique_ptr<CompressionTask::Impl> makeTaskImpl(EngineModel model, std::string context,

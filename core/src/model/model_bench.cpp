@@ -3,8 +3,10 @@
 #include "model/bench_timing.h"
 #include "model/causal_lm.h"
 #include "model/loaded_model.h"
+#include "model/handle_access.h"
 #include "softprompt/error.h"
 #include "softprompt/model_handle.h"
+#include "softprompt/benchmarks.h"
 #include "softprompt/text.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -42,7 +44,7 @@ at::Tensor randomIds(std::int64_t length, std::int64_t vocab, std::uint64_t seed
 
 ModelBenchmark benchmarkModel(const ModelHandle& handle, int prefillTokens, int decodeTokens, int prefillRepeats)
 {
-    const model::LoadedModel& loaded = handle.impl();
+    const model::LoadedModel& loaded = model::loadedModel(handle);
     const model::CausalLM& model = loaded.model();
     const ModelConfig& config = model.config();
     if (prefillTokens < 1 || decodeTokens < 0 || prefillRepeats < 1)
@@ -133,7 +135,7 @@ ProcessMemory processMemory()
 std::int64_t modelWeightBytes(const ModelHandle& handle)
 {
     std::int64_t bytes = 0;
-    for (const auto& [name, tensor] : handle.impl().model().namedParameters())
+    for (const auto& [name, tensor] : model::loadedModel(handle).model().namedParameters())
         bytes += tensor.numel() * std::int64_t(tensor.element_size());
     return bytes;
 }

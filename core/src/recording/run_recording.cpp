@@ -1,6 +1,7 @@
 // Run records shared by the CLI and the GUI: what they store while and after a run trains, and how a
 // stored run reads back.
 #include "softprompt/run_recording.h"
+#include "softprompt/train_config_json.h"
 
 #include <algorithm>
 #include <map>
@@ -68,7 +69,7 @@ NewRun newRunFor(const std::string& name, const TrainConfig& config, const Model
 {
     NewRun run;
     run.name = name;
-    run.config = config.toJson();
+    run.config = trainConfigToJson(config);
     run.model = modelIdentityOf(model);
     if (!modelPath.empty())
         run.model.path = modelPath;

@@ -1,4 +1,5 @@
 #include "session/run_recorder.h"
+#include "softprompt/train_config_json.h"
 
 #include <exception>
 
@@ -39,7 +40,7 @@ std::int64_t RunRecorder::createSweep(const std::string& name, const TrainConfig
 {
     std::int64_t sweepId = 0;
     if (store_)
-        attempt([&] { sweepId = store_->findOrCreateSweep(uuid, name, base.toJson(), inputs_.contextId); });
+        attempt([&] { sweepId = store_->findOrCreateSweep(uuid, name, trainConfigToJson(base), inputs_.contextId); });
     return sweepId;
 }
 
