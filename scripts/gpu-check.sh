@@ -8,11 +8,15 @@
 #   5. a GPT-2-small-sized random model saved by transformers, the task data, then on CUDA:
 #      softprompt bench train / bench model (and train on the demo model when it exists)
 #                                                      -> $OUT/train_bench.json
-#   6. σ training side by side with Hugging Face PEFT    -> $OUT/peft_compare.json
+#   6. issue #20, per shape (SP_GPU_CHECK_SHAPES, default "gpt2-small llama-3.2-1b"):
+#      σ training side by side with Hugging Face PEFT    -> $OUT/peft_compare.json (gpt2-small),
+#                                                         $OUT/peft_compare_llama-3.2-1b.json
+#      the PEFT interop round trip in peft itself       -> $OUT/peft_interop.json (both shapes)
 #   7. build everything else, run the core tests        -> $OUT/ctest_junit.xml
 #   8. everything merged                                -> $OUT/summary.json, $OUT/logs.tar.gz
 # Alongside, in the gaps between the timed phases (paused during them): demo-model pretraining runs
-# on the GPU (issue #7), one process per SP_GPU_CHECK_DEMO_CONFIGS entry -> $OUT/demo_<name>.tar.gz
+# on the GPU (issue #7, closed), one process per SP_GPU_CHECK_DEMO_CONFIGS entry
+# -> $OUT/demo_<name>.tar.gz; by default only with SP_GPU_CHECK_DEMO_ONLY=1.
 # Each phase has its own timeout inside an overall budget (SP_GPU_CHECK_BUDGET_S, default 530 s), so
 # the call ends well inside the run tool's 600 s, and every phase's JSON is written whatever fails.
 #
@@ -23,9 +27,12 @@
 #   SP_GPU_CHECK_JOBS (nproc), SP_GPU_CHECK_KEEP_CARRIED=1 (never swap in the machine's libraries),
 #   SP_GPU_CHECK_CAP_SCALE (1; multiplies each phase's cap, for dry runs on a slow machine),
 #   SP_GPU_CHECK_REUSE_BUILD=1 (dry runs: keep the last run's build folder),
-#   SP_GPU_CHECK_DEMO_CONFIGS ("name:pretrain-demo flags;name:flags", "" = no demo pretraining),
+#   SP_GPU_CHECK_DEMO_CONFIGS ("name:pretrain-demo flags;name:flags", "" = no demo pretraining;
+#     default: none, or two runs with SP_GPU_CHECK_DEMO_ONLY=1),
 #   SP_GPU_CHECK_SKIP_BENCH=1 (a follow-up: build, test_cuda, core tests and demo pretraining only),
-#   SP_GPU_CHECK_DEMO_ONLY=1 (the CLI and demo pretraining only: a session for issue #7).
+#   SP_GPU_CHECK_DEMO_ONLY=1 (the CLI and demo pretraining only: a session for issue #7),
+#   SP_GPU_CHECK_SHAPES ("gpt2-small llama-3.2-1b": the PEFT comparison's shapes, in this order),
+#   SP_GPU_CHECK_INTEROP (1; 0 = no PEFT interop round trip).
 set -uo pipefail
 
 T0=$(date +%s)
@@ -104,7 +111,13 @@ BG_PID=""
 # 64 contexts per step over a whole (shorter) plan, and the same with 8 heads per layer, so that the
 # six facts need not share one layer-0 head. A checkpoint every 250 steps: the budget may stop them.
 DEMO_COMMON="--steps 2400 --context-tokens-per-step 0 --curriculum 0.5 --eval-every 250 --contexts-per-step 64"
-DEMO_CONFIGS=${SP_GPU_CHECK_DEMO_CONFIGS-"c64:$DEMO_COMMON --data-threads 6;c64h8:$DEMO_COMMON --data-threads 6 --heads 8"}
+# Issue #7 is closed: a full check spends the GPU's gaps and the 8 returned files on issue #20's phases,
+# so demo runs start by default only in a demo session (SP_GPU_CHECK_DEMO_ONLY=1).
+if [[ "${SP_GPU_CHECK_DEMO_ONLY:-0}" == 1 ]]; then
+    DEMO_CONFIGS=${SP_GPU_CHECK_DEMO_CONFIGS-"c64:$DEMO_COMMON --data-threads 6;c64h8:$DEMO_COMMON --data-threads 6 --heads 8"}
+else
+    DEMO_CONFIGS=${SP_GPU_CHECK_DEMO_CONFIGS-}
+fi
 DEMO_PIDS=()
 DEMO_START=0
 start_demo_pretrain() {
@@ -164,22 +177,30 @@ finish() {
     "$PY" "$GPU/summarize.py" --out "$OUT" --work "$WORK" --budget "$BUDGET" --elapsed "$(elapsed)" \
         >"$LOGS/summary.log" 2>&1 || cat "$LOGS/summary.log" >&2
     cat "$WORK/summary.txt" 2>/dev/null
-    # One archive per demo run (a model may be 12 MB; 16 MiB is the limit per file).
-    local run_log
+    # At most 8 files come back: env.json and the JUnit files travel inside logs.tar.gz
+    # (summary.json has the device and the test counts).
+    for moved in env.json test_cuda.xml ctest_junit.xml; do
+        [[ -f "$OUT/$moved" ]] && mv "$OUT/$moved" "$LOGS/$moved"
+    done
+    # One archive per demo run (a model may be 12 MB; 16 MiB is the limit per file), as many as fit
+    # beside the other files (logs.tar.gz is still to come).
+    local run_log room
+    room=$((8 - 1 - $(find "$OUT" -maxdepth 1 -type f ! -name 'demo_*' ! -name logs.tar.gz | wc -l)))
     for run_log in "$WORK"/demo/*.log; do
         [[ -f "$run_log" ]] || continue
         local name
         name=$(basename "$run_log" .log)
+        if ((room <= 0)); then
+            log "demo-pretrain $name: no room among the 8 returned files; its log goes into logs.tar.gz"
+            cp "$run_log" "$LOGS/demo_$name.log"
+            continue
+        fi
         tar -C "$WORK/demo" -czf "$OUT/demo_$name.tar.gz" "$name.log" "$name.command" \
             $([[ -d "$WORK/demo/$name" ]] && echo "$name") 2>/dev/null || true
+        room=$((room - 1))
     done
-    # At most 8 files come back: env.json and the JUnit files travel inside logs.tar.gz
-    # (summary.json has the device and the test counts).
     local extra=()
-    mapfile -t extra < <(cd "$WORK" && ls ./*.json ./peft/*.json ./peft/*.log 2>/dev/null)
-    for moved in env.json test_cuda.xml ctest_junit.xml; do
-        [[ -f "$OUT/$moved" ]] && mv "$OUT/$moved" "$LOGS/$moved"
-    done
+    mapfile -t extra < <(cd "$WORK" && ls ./*.json ./peft*/*.json ./peft*/*.log ./peft*/interop/*.log 2>/dev/null)
     tar -C "$WORK" -czf "$OUT/logs.tar.gz" logs phases.jsonl "${extra[@]}" 2>/dev/null || true
     log "done in $(elapsed)s; results in $OUT"
 }
@@ -368,14 +389,66 @@ if [[ "$DEVICE" != none && "${SP_GPU_CHECK_SKIP_BENCH:-0}" != 1 && "${SP_GPU_CHE
             --no-store --json >"$4"' _ "$CLI" "$DEVICE" "$WORK/peft/data" "$WORK/train_demo.json"
     fi
 
-    # ---- 6. side by side with PEFT ---------------------------------------------------------------
-    if [[ -f "$model/config.json" ]]; then
-        compare_budget=$(($(left) - 75))
-        ((compare_budget > 200)) && compare_budget=200
-        phase peft-compare $((compare_budget + 15)) 60 "$PY" "$GPU/peft_compare.py" compare --work "$WORK/peft" \
-            --cli "$CLI" --out "$OUT/peft_compare.json" --budget-s "$compare_budget" \
-            --peak-tflops "${PEAK_BF16_TFLOPS:-0}" --gpu-name "${GPU_NAME:-}" "${size[@]}"
-    fi
+    # ---- 6. issue #20: side by side with PEFT, and the interop round trip, per shape -------------
+    # Each entry: kind:shape:cap:need, in order of priority. A phase gets what is left after what the
+    # later entries need at least, but never less than its own need and never more than its cap or the
+    # time left before PEFT_TAIL_S (building the rest and the core tests): a phase that runs long shrinks
+    # the later ones, and when time is short the last ones are skipped. Caps and the 1B shape's step
+    # count: docs/gpu-check.md, section 3.
+    PEFT_TAIL_S=75
+    plan=()
+    for shape in ${SP_GPU_CHECK_SHAPES:-gpt2-small llama-3.2-1b}; do
+        case "$shape" in
+        gpt2-small) plan+=("compare:$shape:120:60") ;;
+        llama-3.2-1b) plan+=("prepare:$shape:90:45" "compare:$shape:150:90") ;;
+        *) log "SP_GPU_CHECK_SHAPES: unknown shape $shape (gpt2-small, llama-3.2-1b)"; continue ;;
+        esac
+        [[ "${SP_GPU_CHECK_INTEROP:-1}" == 1 ]] && plan+=("interop:$shape:$([[ $shape == gpt2-small ]] && echo 75:50 || echo 120:60)")
+    done
+    for ((i = 0; i < ${#plan[@]}; i++)); do
+        IFS=: read -r kind shape cap need <<<"${plan[$i]}"
+        after=$PEFT_TAIL_S
+        for later in "${plan[@]:i+1}"; do after=$((after + ${later##*:})); done
+        work_dir="$WORK/peft-$shape" compare_out="$OUT/peft_compare_$shape.json"
+        if [[ "$shape" == gpt2-small ]]; then # the folder and file names of the first session
+            work_dir="$WORK/peft" compare_out="$OUT/peft_compare.json"
+        fi
+        # This phase's time limit; phase() gets it as its reserve (left - limit), the script as its
+        # --budget-s less 15 s for its own exit.
+        now_left=$(left)
+        limit=$((now_left - after))
+        ((limit < need * CAP_SCALE)) && limit=$((need * CAP_SCALE))
+        ((limit > cap * CAP_SCALE)) && limit=$((cap * CAP_SCALE))
+        ((limit > now_left - PEFT_TAIL_S)) && limit=$((now_left - PEFT_TAIL_S))
+        reserve=$((now_left - limit))
+        budget=$((limit - 15))
+        if [[ "$kind" != prepare && ! -f "$work_dir/model/config.json" ]]; then
+            record "$kind-$shape" skipped 0 "no prepared model for $shape"
+            continue
+        fi
+        if ((budget < 20)); then
+            log "$kind-$shape: skipped, ${limit}s left for it"
+            record "$kind-$shape" skipped 0 "no time left in the ${BUDGET}s budget (${limit}s)"
+            continue
+        fi
+        case "$kind" in
+        prepare)
+            shape_tokenizer="$CARRY/llama3-tokenizer.json"
+            [[ -f "$shape_tokenizer" ]] || shape_tokenizer=""
+            phase "prepare-$shape" "$cap" "$reserve" "$PY" "$GPU/peft_compare.py" prepare --shape "$shape" \
+                --work "$work_dir" --cli "$CLI" ${shape_tokenizer:+--tokenizer "$shape_tokenizer"} "${size[@]}"
+            ;;
+        compare)
+            phase "peft-compare-$shape" "$cap" "$reserve" "$PY" "$GPU/peft_compare.py" compare --shape "$shape" \
+                --work "$work_dir" --cli "$CLI" --out "$compare_out" --budget-s "$budget" \
+                --peak-tflops "${PEAK_BF16_TFLOPS:-0}" --gpu-name "${GPU_NAME:-}" "${size[@]}"
+            ;;
+        interop)
+            phase "peft-interop-$shape" "$cap" "$reserve" "$PY" "$GPU/peft_interop.py" --work "$work_dir" \
+                --cli "$CLI" --out "$OUT/peft_interop.json" --device "$DEVICE" --budget-s "$budget" "${size[@]}"
+            ;;
+        esac
+    done
 fi
 
 # ---- 7. everything else, then the core tests -----------------------------------------------------

