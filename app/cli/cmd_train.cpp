@@ -551,26 +551,34 @@ void registerTrainCommands(CLI::App& app)
             runSweep(*sweepOptions);
     });
 
-    auto evalRun = std::make_shared<std::int64_t>(0);
-    auto evalDb = std::make_shared<std::string>();
-    auto evalDevice = std::make_shared<std::string>();
-    auto evalJson = std::make_shared<bool>(false);
-    auto evalQueries = std::make_shared<bool>(false);
-    auto evalFormat = std::make_shared<std::string>();
+    // Every option's storage lives in one struct that the callback owns: CLI11 writes to it while
+    // parsing, after this function has returned (a flag whose shared_ptr the callback did not
+    // capture was written after it was freed; ASan found it).
+    struct EvalOptions {
+        std::int64_t run = 0;
+        std::string db;
+        std::string device;
+        bool json = false; // JSON is the only format; the flag is accepted for scripts that pass it
+        bool queries = false;
+        std::string format;
+        spcli::CoverageCliOptions coverage;
+    };
+    auto evalOptions = std::make_shared<EvalOptions>();
     CLI::App* eval = app.add_subcommand("eval", "Evaluate a stored run's σ against the baselines");
-    eval->add_option("--run", *evalRun, "Run id (softprompt runs list)")->required();
-    eval->add_option("--db", *evalDb, "Run database (default: the per-user runs.sqlite)");
-    eval->add_option("--device", *evalDevice, "Override the run's device (cpu, cuda)");
-    eval->add_flag("--json", *evalJson, "JSON output (the only format)");
-    eval->add_flag("--queries", *evalQueries, "Include every query's outcomes");
-    eval->add_option("--format", *evalFormat, "auto, plain or chat (default: the format the run was trained with)");
-    auto evalCoverage = std::make_shared<spcli::CoverageCliOptions>();
-    spcli::addCoverageOptions(*eval, *evalCoverage);
-    eval->callback([=] {
-        if (evalCoverage->enabled)
-            spcli::runCoverageEval(*evalRun, *evalDb, *evalDevice, *evalCoverage);
+    eval->add_option("--run", evalOptions->run, "Run id (softprompt runs list)")->required();
+    eval->add_option("--db", evalOptions->db, "Run database (default: the per-user runs.sqlite)");
+    eval->add_option("--device", evalOptions->device, "Override the run's device (cpu, cuda)");
+    eval->add_flag("--json", evalOptions->json, "JSON output (the only format)");
+    eval->add_flag("--queries", evalOptions->queries, "Include every query's outcomes");
+    eval->add_option("--format", evalOptions->format,
+                     "auto, plain or chat (default: the format the run was trained with)");
+    spcli::addCoverageOptions(*eval, evalOptions->coverage);
+    eval->callback([evalOptions] {
+        const EvalOptions& o = *evalOptions;
+        if (o.coverage.enabled)
+            spcli::runCoverageEval(o.run, o.db, o.device, o.coverage);
         else
-            runEval(*evalRun, *evalDb, *evalDevice, *evalQueries, *evalFormat);
+            runEval(o.run, o.db, o.device, o.queries, o.format);
     });
 
     auto benchModel = std::make_shared<std::string>("demo");
