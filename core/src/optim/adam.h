@@ -19,7 +19,7 @@ struct AdamSettings {
 
 class Adam {
 public:
-    // `parameters` fixes the moments' shapes (fp32 moments for fp32 parameters, as the parameters).
+    // `parameters` fixes the moments: zeros of each parameter's shape, dtype and device.
     explicit Adam(const std::vector<at::Tensor>& parameters, AdamSettings settings);
     // One update of each parameter in place with its gradient (same order as at construction) at
     // learning rate `lr`. A parameter whose gradient is undefined is left alone. The parameters are
