@@ -1,6 +1,7 @@
 // The demo model's training pieces (the optimiser as the pretrainer sets it up, answer batches), a
 // tiny pretraining run that must be reproducible from its seed, and the shipped model: it loads
 // through the normal loader and answers from its context.
+#ifndef Q_MOC_RUN // moc needs none of these; following them into torch took it ~10 s a test
 #include "demo/demo_batches.h"
 #include "demo/demo_step_loss.h"
 #include "demo/demo_vocabulary.h"
@@ -16,6 +17,7 @@
 #include "softprompt/paths.h"
 #include "softprompt/tokenizer.h"
 #include "test_model_support.h"
+#endif
 
 #include <QTemporaryDir>
 #include <QtTest>

@@ -1,11 +1,13 @@
 // `softprompt train / eval / sweep / bench train`, run as the real executable on a random model
 // folder written by the test (config.json + model.safetensors + a byte-level tokenizer.json that,
 // like Llama's, puts <s> before every text).
+#ifndef Q_MOC_RUN // moc needs none of these; following them into torch took it ~10 s a test
 #include "test_engine_support.h"
 #include "test_model_folder.h"
 
 #include "softprompt/paths.h"
 #include "softprompt/run_store.h"
+#endif
 
 #include <QProcess>
 #include <QTemporaryDir>

@@ -1,6 +1,7 @@
 // The engine's pure parts: every objective's value against a direct formula and its gradient
 // against finite differences (in double), the truncated-teacher bound, Adam against a scalar
 // reference, the schedule, clipping, bootstrap intervals, TrainConfig JSON and the JSONL format.
+#ifndef Q_MOC_RUN // moc needs none of these; following them into torch took it ~10 s a test
 #include "engine/objectives.h"
 #include "engine/statistics.h"
 #include "optim/adam.h"
@@ -10,6 +11,7 @@
 #include "softprompt/train_config_json.h"
 #include "softprompt/error.h"
 #include "softprompt/paths.h"
+#endif
 
 #include <QTemporaryDir>
 #include <QtTest>

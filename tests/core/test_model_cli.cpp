@@ -1,11 +1,13 @@
 // ModelHandle with a real tokenizer (text in, text out) and the CLI contract on the real executable:
 // generate, score --json, forward --out, bench model, and one-line errors.
+#ifndef Q_MOC_RUN // moc needs none of these; following them into torch took it ~10 s a test
 #include "model/causal_lm.h"
 #include "softprompt/model_handle.h"
 #include "softprompt/safetensors.h"
 #include "test_model_support.h"
 
 #include "../support/test_support.h"
+#endif
 
 #include <QDir>
 #include <QFile>

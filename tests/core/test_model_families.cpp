@@ -4,6 +4,7 @@
 // windows, soft caps, the √d embedding scale, partial rotation); and corrupt or mislabelled
 // checkpoints are refused with errors that name the tensors. Numerics against an outside engine:
 // test_model_onnx (Llama) and, once generated on a machine with transformers, hfTinyGolden.
+#ifndef Q_MOC_RUN // moc needs none of these; following them into torch took it ~10 s a test
 #include "model/causal_lm.h"
 #include "model/generation.h"
 #include "model/rope.h"
@@ -11,6 +12,7 @@
 #include "softprompt/paths.h"
 #include "softprompt/safetensors.h"
 #include "test_model_support.h"
+#endif
 
 #include <QDir>
 #include <QTemporaryDir>

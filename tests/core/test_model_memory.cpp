@@ -2,6 +2,7 @@
 // natively or converted per layer), the shared read-only context KV cache, the teacher's chunked
 // prefill scores, weights that alias the memory-mapped safetensors file, and the estimate that
 // refuses a model which does not fit.
+#ifndef Q_MOC_RUN // moc needs none of these; following them into torch took it ~10 s a test
 #include "engine/forward.h"
 #include "engine/teacher.h"
 #include "model/causal_lm.h"
@@ -11,6 +12,7 @@
 #include "softprompt/safetensors.h"
 #include "test_engine_support.h"
 #include "test_model_support.h"
+#endif
 
 #include <QDir>
 #include <QTemporaryDir>
