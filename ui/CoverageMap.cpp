@@ -245,7 +245,7 @@ bool CoveragePanel::compute(QString* whyNot)
             request.sigma = store.loadSigma(fallbackRun_);
             request.runId = fallbackRun_;
         } catch (const std::exception& error) {
-            return refuse(tr("Could not read σ of run %1: %2").arg(fallbackRun_).arg(toQ(error.what())));
+            return refuse(tr("Could not read σ of run %1: %2").arg(fallbackRun_).arg(errorText(error)));
         }
     }
     const std::string device = request.model.summary().device;

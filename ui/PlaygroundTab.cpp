@@ -446,7 +446,7 @@ void PlaygroundTab::refreshRuns()
                 runBox_->setItemData(runBox_->count() - 1, toQ(run.promptFormat), kRunFormatRole);
             }
         } catch (const std::exception& error) {
-            status_->setText(tr("Could not read the runs: %1").arg(toQ(error.what())));
+            status_->setText(tr("Could not read the runs: %1").arg(spui::errorText(error)));
         }
     }
     if (runBox_->count() == 0)

@@ -11,9 +11,10 @@
 namespace spui {
 namespace {
 
+// The message and, for an sp::Error, the GUI's advice for its remedy.
 QString describe(const std::exception& error)
 {
-    return QString::fromStdString(error.what()).trimmed();
+    return errorText(error);
 }
 
 } // namespace

@@ -139,7 +139,7 @@ void PromptLayoutStrip::refresh()
             }
         } catch (const std::exception& error) {
             pieces_ = sp::PromptPieces();
-            note = tr("The chat format is not available: %1").arg(toQ(error.what()));
+            note = tr("The chat format is not available: %1").arg(errorText(error));
         }
     }
     boxes_[0]->setText(visibleMarker(pieces_.pre));

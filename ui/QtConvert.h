@@ -1,8 +1,12 @@
 #pragma once
 // Conversions between core's std types and Qt's, in one place.
+#include "softprompt/error.h"
+
+#include <QCoreApplication>
 #include <QString>
 #include <QStringList>
 
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -24,6 +28,79 @@ inline QStringList toQList(const std::vector<std::string>& items)
     for (const std::string& item : items)
         list << toQ(item);
     return list;
+}
+
+// The GUI's advice for what core's error says to do (core names no control): the control that
+// does it, empty for Remedy::None. The one place a Remedy becomes a widget of this GUI.
+inline QString guiAdvice(sp::Remedy remedy)
+{
+    const char* advice = nullptr;
+    switch (remedy) {
+    case sp::Remedy::None:
+        break;
+    case sp::Remedy::ChooseDatabase:
+        advice =
+            QT_TRANSLATE_NOOP("spui::guiAdvice", "Choose another run database under File › Run database.");
+        break;
+    case sp::Remedy::UsePlainFormat:
+        advice = QT_TRANSLATE_NOOP(
+            "spui::guiAdvice", "Choose “Plain text: context, then the query” in the prompt format box under "
+                               "the context.");
+        break;
+    case sp::Remedy::UseBfloat16:
+        advice = QT_TRANSLATE_NOOP("spui::guiAdvice", "Choose bfloat16 in the model bar's dtype box.");
+        break;
+    case sp::Remedy::UseFloat32:
+        advice = QT_TRANSLATE_NOOP("spui::guiAdvice", "Choose float32 in the model bar's dtype box.");
+        break;
+    case sp::Remedy::UseFloat32Compute:
+        advice =
+            QT_TRANSLATE_NOOP("spui::guiAdvice", "Choose bfloat16 or float32 in the model bar's dtype box.");
+        break;
+    case sp::Remedy::UseCpuDevice:
+        advice = QT_TRANSLATE_NOOP("spui::guiAdvice", "Choose CPU in the model bar's Device box.");
+        break;
+    case sp::Remedy::ChooseModelFolder:
+        advice = QT_TRANSLATE_NOOP("spui::guiAdvice",
+                                   "Choose “Open Hugging Face folder…” in the model bar's Model box.");
+        break;
+    case sp::Remedy::RecomputeCoverage:
+        advice = QT_TRANSLATE_NOOP("spui::guiAdvice", "Press Map coverage to compute it again.");
+        break;
+    case sp::Remedy::RunSweepLocally:
+        advice =
+            QT_TRANSLATE_NOOP("spui::guiAdvice", "Choose “this machine” under Run on in the sweep panel.");
+        break;
+    case sp::Remedy::ChooseSweepFolder:
+        advice = QT_TRANSLATE_NOOP("spui::guiAdvice",
+                                   "The sweep's folder goes beside the run database: choose one on a shared "
+                                   "filesystem under File › Run database.");
+        break;
+    case sp::Remedy::CheckSlurmOptions:
+        advice = QT_TRANSLATE_NOOP("spui::guiAdvice",
+                                   "Check Partition, GPUs/task, CPUs/task and Time in the sweep panel.");
+        break;
+    case sp::Remedy::GiveSweepOption:
+        break; // the grid file is the only place the workbench takes them from, as the message says
+    }
+    return advice ? QCoreApplication::translate("spui::guiAdvice", advice) : QString();
+}
+
+// An error's message as the GUI shows it: trimmed, then guiAdvice() of its remedy.
+inline QString errorText(const std::string& message, sp::Remedy remedy)
+{
+    QString text = QString::fromStdString(message).trimmed();
+    const QString advice = guiAdvice(remedy);
+    if (advice.isEmpty())
+        return text;
+    if (!text.isEmpty() && !text.endsWith(QLatin1Char('.')))
+        text += QLatin1Char('.');
+    return text.isEmpty() ? advice : text + QLatin1Char(' ') + advice;
+}
+inline QString errorText(const std::exception& error)
+{
+    const auto* spError = dynamic_cast<const sp::Error*>(&error);
+    return errorText(error.what(), spError ? spError->remedy() : sp::Remedy::None);
 }
 
 // A divergence with `digits` significant digits. Below a millionth of a nat it reads "0": that is

@@ -64,7 +64,7 @@ bool RunsModel::openStore(const QString& path, QString* error)
         try {
             store_ = std::make_unique<sp::RunStore>(sp::RunStore::open(toStd(path)));
         } catch (const std::exception& e) {
-            lastError_ = toQ(e.what());
+            lastError_ = errorText(e);
         }
     }
     endResetModel();
@@ -95,7 +95,7 @@ bool RunsModel::refresh()
         for (const sp::ContextRecord& context : store_->listContexts())
             contextLabels_[context.id] = Session::contextSummary(toQ(context.text));
     } catch (const std::exception& e) {
-        lastError_ = toQ(e.what());
+        lastError_ = errorText(e);
         emit storeError(lastError_);
         return false;
     }
@@ -281,7 +281,7 @@ bool RunsModel::setData(const QModelIndex& index, const QVariant& value, int rol
             return false;
         }
     } catch (const std::exception& e) {
-        lastError_ = toQ(e.what());
+        lastError_ = errorText(e);
         emit storeError(lastError_);
         return false;
     }

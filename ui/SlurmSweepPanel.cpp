@@ -1,5 +1,6 @@
 #include "SlurmSweepPanel.h"
 
+#include "QtConvert.h"
 #include "softprompt/paths.h"
 #include "softprompt/run_store.h"
 #include "softprompt/slurm.h"
@@ -28,15 +29,6 @@
 #include <QVBoxLayout>
 
 namespace spui {
-
-namespace {
-
-QString toQ(const std::string& text)
-{
-    return QString::fromStdString(text);
-}
-
-} // namespace
 
 // ---- the worker (its own thread) ----------------------------------------------------------------------
 
@@ -74,7 +66,7 @@ void SlurmSweepWorker::submit(const QString& gridPath, const QVariantMap& option
                              .arg(sweep.points.size())
                              .arg(toQ(sweep.arrayJobId), toQ(sweep.mergeJobId), toQ(sweep.scriptPath())));
     } catch (const std::exception& error) {
-        Q_EMIT failed(toQ(error.what()));
+        Q_EMIT failed(errorText(error));
     }
 }
 
@@ -106,7 +98,7 @@ void SlurmSweepWorker::poll(const QString& recordPath, const QString& database)
         }
         Q_EMIT statusReady(toQ(status.toJson().dump()), added);
     } catch (const std::exception& error) {
-        Q_EMIT failed(toQ(error.what()));
+        Q_EMIT failed(errorText(error));
     }
 }
 
@@ -116,7 +108,7 @@ void SlurmSweepWorker::cancel(const QString& recordPath)
         sp::slurm::SlurmSweep sweep = sp::slurm::readSweepRecord(recordPath.toStdString());
         sp::slurm::cancel(sweep);
     } catch (const std::exception& error) {
-        Q_EMIT failed(toQ(error.what()));
+        Q_EMIT failed(errorText(error));
     }
 }
 

@@ -117,7 +117,7 @@ void SweepView::refresh()
                                                 QLocale::ShortFormat)),
                     qint64(sweep.id));
         } catch (const std::exception& e) {
-            note_->setText(tr("Could not read the sweeps: %1").arg(toQ(e.what())));
+            note_->setText(tr("Could not read the sweeps: %1").arg(errorText(e)));
         }
     }
     const int index = sweeps_->findData(current);
@@ -157,7 +157,7 @@ void SweepView::plotCurrent()
         sPoints = store->sweepPoints(sweepId, sp::metric_key::HeldoutS);
         topPoints = store->sweepPoints(sweepId, sp::metric_key::HeldoutTop1);
     } catch (const std::exception& e) {
-        note_->setText(tr("Could not read the sweep: %1").arg(toQ(e.what())));
+        note_->setText(tr("Could not read the sweep: %1").arg(errorText(e)));
         return;
     }
     QVector<double> ks, ratios, s, kTop, ratioTop, top;

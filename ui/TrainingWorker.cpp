@@ -10,9 +10,10 @@
 namespace spui {
 namespace {
 
+// The message and, for an sp::Error, the GUI's advice for its remedy.
 QString describe(const std::exception& error)
 {
-    return QString::fromStdString(error.what()).trimmed();
+    return errorText(error);
 }
 
 } // namespace
@@ -51,7 +52,7 @@ void TrainingWorker::loadModel(const QString& source, const sp::ModelLoadOptions
             loaded.model = sp::ModelHandle::load(toStd(source), cpu);
             loaded.warning = tr("%1 could not be used, so the model runs on the CPU in float32 instead. "
                                 "Reason: %2")
-                                 .arg(toQ(options.device), describe(cudaError));
+                                 .arg(toQ(options.device), toQ(cudaError.what()).trimmed());
         }
         emit modelLoaded(loaded);
     } catch (const std::exception& error) {
@@ -110,7 +111,7 @@ void TrainingWorker::train(const TrainingJob& job)
             outcome.evaluation = run.evaluation;
             outcome.config = run.config;
             outcome.contextTokens = run.contextTokens;
-            outcome.message = toQ(run.message);
+            outcome.message = errorText(run.message, run.remedy);
         }
     } catch (const std::exception& error) { // invalid settings: nothing was trained or stored
         outcome.status = sp::RunStatus::Failed;

@@ -18,6 +18,45 @@ void printError(const std::string& message)
     std::cerr << "softprompt: " << message << std::endl;
 }
 
+std::string cliAdvice(sp::Remedy remedy)
+{
+    switch (remedy) {
+    case sp::Remedy::None:
+        return {};
+    case sp::Remedy::ChooseDatabase:
+        return "--db PATH picks another database file";
+    case sp::Remedy::UsePlainFormat:
+        return "--format plain";
+    case sp::Remedy::UseBfloat16:
+        return "--dtype bfloat16";
+    case sp::Remedy::UseFloat32:
+        return "--dtype float32";
+    case sp::Remedy::UseFloat32Compute:
+        return "--half-compute float32, the default, or --dtype bfloat16";
+    case sp::Remedy::UseCpuDevice:
+        return "--device cpu; softprompt --version says whether this build has CUDA";
+    case sp::Remedy::ChooseModelFolder:
+        return "--model PATH names a Hugging Face folder";
+    case sp::Remedy::RecomputeCoverage:
+        return "softprompt eval --coverage computes it again";
+    case sp::Remedy::RunSweepLocally:
+        return "leave out --slurm";
+    case sp::Remedy::ChooseSweepFolder:
+        return "--sweep-dir DIR picks the folder";
+    case sp::Remedy::CheckSlurmOptions:
+        return "--partition, --account, --time, --gpus-per-task";
+    case sp::Remedy::GiveSweepOption:
+        return "or give --model, --context or --queries to softprompt sweep for every point";
+    }
+    return {};
+}
+
+std::string errorText(const sp::Error& error)
+{
+    const std::string advice = cliAdvice(error.remedy());
+    return advice.empty() ? std::string(error.what()) : error.what() + std::string(" (") + advice + ")";
+}
+
 std::string databasePath(const std::string& dbOption)
 {
     // RunStore::open creates the folder with the file; a command that finds no file creates neither.

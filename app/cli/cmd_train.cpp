@@ -387,7 +387,8 @@ void finishStatus(const sp::SessionOutcome& outcome)
         throw sp::Cancelled();
     if (outcome.status() == sp::RunStatus::Failed)
         throw sp::Error(outcome.runs.back().message.empty() ? std::string("training failed")
-                                                             : outcome.runs.back().message);
+                                                            : outcome.runs.back().message,
+                        outcome.runs.back().remedy);
     if (!outcome.storeError.empty())
         throw sp::Error(outcome.storeError +
                         "; the result above was not recorded: pass --db PATH to record runs in another "
@@ -520,6 +521,9 @@ void runEval(std::int64_t runId, const std::string& db, const std::string& devic
 void runBench(const std::string& modelPath, const std::string& randomPreset, const std::string& device,
               const std::string& dtype, const sp::TrainBenchOptions& options)
 {
+    // Core checks the same in its own words; here, before a model is loaded, with the flags' names.
+    if (options.steps < 5 || options.k < 1 || options.batchSize < 1 || options.contextTokens < 16)
+        throw sp::Error("bench train needs --steps ≥ 5, --k ≥ 1, --batch ≥ 1 and --context-tokens ≥ 16");
     if (!randomPreset.empty() || modelPath == "random") {
         if (device != "cpu" || dtype != "float32")
             throw sp::Error("bench train --random runs in float32 on the CPU; for another device or dtype, pass "

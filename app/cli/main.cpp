@@ -41,11 +41,8 @@ int main(int argc, char** argv)
         spcli::printError("cancelled");
         return 130;
     } catch (const sp::Error& error) {
-        // Core's run-store errors say what is wrong with the file; the flag that picks another is ours.
-        const std::string message = error.what();
-        const bool aboutTheStore = message.find("run database") != std::string::npos &&
-                                   message.find("--db") == std::string::npos;
-        spcli::printError(aboutTheStore ? message + " (--db PATH picks another database file)" : message);
+        // Core's message says what is wrong and what to do; the flag that does it is ours.
+        spcli::printError(spcli::errorText(error));
         return 1;
     } catch (const std::exception& error) {
         spcli::printError(std::string("internal error: ") + error.what() +

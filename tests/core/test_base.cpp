@@ -87,6 +87,38 @@ private Q_SLOTS:
         qunsetenv("XDG_DATA_HOME");
     }
 
+    // No default database: core says so in its own words with Remedy::ChooseDatabase (the CLI adds
+    // --db PATH, the GUI File › Run database); no CLI flag in core's message.
+    void defaultDatabaseRefusalsNameNoFlag()
+    {
+        const QByteArray home = qgetenv("HOME");
+        QTemporaryDir folder;
+        const QString notAFolder = folder.filePath("file");
+        QFile file(notAFolder);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.close();
+        for (const bool withHome : {false, true}) {
+            qunsetenv("XDG_DATA_HOME");
+            if (withHome)
+                qputenv("XDG_DATA_HOME", notAFolder.toUtf8()); // the data folder cannot be created in a file
+            else
+                qunsetenv("HOME");
+            try {
+                sp::defaultDatabasePath();
+                QFAIL("a default database path without a place for it");
+            } catch (const sp::Error& error) {
+                const QString message = QString::fromUtf8(error.what());
+                QVERIFY2(message.contains(withHome ? "choose a run database in another location"
+                                                   : "choose a run database file") &&
+                             !message.contains("--"),
+                         qPrintable(message));
+                QCOMPARE(error.remedy(), sp::Remedy::ChooseDatabase);
+            }
+            qputenv("HOME", home);
+        }
+        qunsetenv("XDG_DATA_HOME");
+    }
+
     void readMissingFileNamesIt()
     {
         try {

@@ -189,6 +189,37 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(sp::Error, named.chatTemplate("tool_use"));
     }
 
+    // A template the workbench cannot follow: core says to use the plain prompt format, in its own
+    // words (no CLI flag, no GUI control), with Remedy::UsePlainFormat for the front ends' advice.
+    void templateItCannotFollowAsksForPlain_data()
+    {
+        QTest::addColumn<QString>("chatTemplate");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("content dropped") << "{% for m in messages %}<{{ m.role }}>{% endfor %}"
+                                         << "renders the system message nowhere";
+        QTest::newRow("user before system")
+            << "{% for m in messages %}{% if m.role == 'user' %}U:{{ m.content }}{% endif %}{% endfor %}"
+               "{% for m in messages %}{% if m.role == 'system' %}S:{{ m.content }}{% endif %}{% endfor %}"
+            << "puts the user message before the system message";
+    }
+    void templateItCannotFollowAsksForPlain()
+    {
+        QFETCH(QString, chatTemplate);
+        QFETCH(QString, expected);
+        const nlohmann::json config{{"chat_template", chatTemplate.toStdString()}};
+        const sp::ChatModelFiles files = sp::chatModelFilesFromTexts(config.dump(), "", "", "", "/models/x");
+        try {
+            sp::chatPromptPieces(files);
+            QFAIL("the layout of a template it cannot follow");
+        } catch (const sp::Error& error) {
+            const QString message = QString::fromUtf8(error.what());
+            QVERIFY2(message.contains(expected) && message.contains("use the plain prompt format") &&
+                         !message.contains("--"),
+                     error.what());
+            QCOMPARE(error.remedy(), sp::Remedy::UsePlainFormat);
+        }
+    }
+
     // ---- the demo model's template --------------------------------------------------------------
     void demoTemplateRendersItsTrainedFormat()
     {

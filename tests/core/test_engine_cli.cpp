@@ -221,6 +221,64 @@ private Q_SLOTS:
         QVERIFY(result.err.trimmed().count('\n') == 0); // one line
     }
 
+    // Core's errors name no CLI flag; the CLI adds the flag that does what the message says, per
+    // sp::Remedy (spcli::cliAdvice), after core's own words.
+    void remediesNameTheFlag_data()
+    {
+        QTest::addColumn<QString>("command");
+        QTest::addColumn<QString>("coreWords");
+        QTest::addColumn<QString>("advice");
+        QTest::newRow("not a database") << "runs list"
+                                        << "to start a new run database here"
+                                        << " (--db PATH picks another database file)";
+        QTest::newRow("chat template without the context") << "train chat"
+                                                           << "with the markers written into the texts"
+                                                           << " (--format plain)";
+        QTest::newRow("no CUDA") << "train cuda"
+                                 << "on this machine; use the CPU"
+                                 << " (--device cpu;";
+    }
+    void remediesNameTheFlag()
+    {
+        QFETCH(QString, command);
+        QFETCH(QString, coreWords);
+        QFETCH(QString, advice);
+        QStringList arguments;
+        if (command == "runs list") {
+            const QString notADatabase = folder_.filePath("not-a-database.sqlite");
+            sp::writeTextFile(notADatabase.toStdString(), "runs, but as text\n");
+            arguments = QStringList{"runs", "list", "--db", notADatabase};
+        } else if (command == "train chat") {
+            // A model whose chat template drops the messages' content: nowhere to put the context.
+            const QString model = folder_.filePath("model-without-content");
+            QDir().mkpath(model);
+            enginetest::writeModelFolder(model);
+            const nlohmann::json config{
+                {"chat_template", "{% for m in messages %}<{{ m.role }}>{% endfor %}"},
+                {"bos_token", "<s>"},
+                {"eos_token", "</s>"}};
+            sp::writeTextFile(QDir(model).filePath("tokenizer_config.json").toStdString(), config.dump());
+            arguments = trainArguments() << "--steps"
+                                         << "5"
+                                         << "--format"
+                                         << "chat";
+            arguments[arguments.indexOf("--model") + 1] = model;
+        } else {
+            arguments = trainArguments() << "--steps"
+                                         << "5"
+                                         << "--device"
+                                         << "cuda";
+        }
+        if (command != "runs list") // nothing of these runs in the other tests' database
+            arguments[arguments.indexOf("--db") + 1] = folder_.filePath("remedies.sqlite");
+        const CliResult result = runCli(arguments);
+        if (command == "train cuda" && result.exitCode == 0)
+            QSKIP("CUDA is available here, so --device cuda is no error");
+        QCOMPARE(result.exitCode, 1);
+        QVERIFY2(result.err.contains(coreWords + advice), qPrintable(result.err));
+        QVERIFY(result.err.trimmed().count('\n') == 0); // one line
+    }
+
     void emptyQueriesFile()
     {
         const QString empty = folder_.filePath("empty.jsonl");

@@ -424,6 +424,9 @@ private Q_SLOTS:
             QFAIL("loaded a demo model that does not exist");
         } catch (const sp::Error& error) {
             QVERIFY2(QString(error.what()).contains("demo model is not built yet"), error.what());
+            QVERIFY2(!QString(error.what()).contains("--model"), error.what()); // the CLI adds its flag
+            if (!demoFolder.empty()) // a data folder without the model: use a Hugging Face folder instead
+                QCOMPARE(error.remedy(), sp::Remedy::ChooseModelFolder);
         }
     }
 };

@@ -3,6 +3,7 @@
 // what each box shows, the format chooser driving the session, the no-context line, and the note
 // that says why the chat format is unavailable.
 #include "PromptLayoutStrip.h"
+#include "QtConvert.h"
 #include "Session.h"
 #include "softprompt/paths.h"
 #include "ui_test_support.h"
@@ -110,6 +111,62 @@ private Q_SLOTS:
         choose(strip, sp::PromptFormat::Chat);
         QVERIFY2(strip.noteText().startsWith("The chat format is not available"), qPrintable(strip.noteText()));
         QCOMPARE(boxText(strip, "layoutMid"), QStringLiteral("∅"));
+    }
+
+    // Core's errors name no GUI control; the GUI adds the one that does what the message says, per
+    // sp::Remedy (spui::guiAdvice): here the chooser's own Plain item, for a template that drops the
+    // messages' content.
+    void templateItCannotFollowNamesThePlainChoice()
+    {
+        QTemporaryDir copy;
+        QVERIFY(copy.isValid());
+        for (const char* name : {"config.json", "model.safetensors", "tokenizer.json"})
+            QVERIFY(QFile::copy(demo_ + "/" + name, copy.filePath(name)));
+        QFile original(demo_ + "/tokenizer_config.json");
+        QVERIFY(original.open(QIODevice::ReadOnly));
+        nlohmann::json config = nlohmann::json::parse(original.readAll().toStdString());
+        config["chat_template"] = "{% for m in messages %}<{{ m.role }}>{% endfor %}";
+        QFile edited(copy.filePath("tokenizer_config.json"));
+        QVERIFY(edited.open(QIODevice::WriteOnly));
+        edited.write(QByteArray::fromStdString(config.dump()));
+        edited.close();
+
+        spui::Session session;
+        spui::PromptLayoutStrip strip(&session);
+        QVERIFY(session.loadModel(copy.path(), sp::ModelLoadOptions()));
+        QTRY_VERIFY_WITH_TIMEOUT(session.hasModel() && !session.isBusy(), kModelTimeoutMs);
+        choose(strip, sp::PromptFormat::Chat);
+        const QString note = strip.noteText();
+        const QComboBox* chooser = strip.formatChooser();
+        const QString plainItem = chooser->itemText(chooser->findData(int(sp::PromptFormat::Plain)));
+        QVERIFY2(note.contains("use the plain prompt format") && note.contains(plainItem) &&
+                     !note.contains("--"),
+                 qPrintable(note));
+    }
+
+    // The mapping itself: advice for every remedy but None (and GiveSweepOption: the grid file, which
+    // the message names, is where the GUI takes a sweep's options from), and how it follows core's
+    // message.
+    void adviceFollowsCoreMessage()
+    {
+        QVERIFY(spui::guiAdvice(sp::Remedy::None).isEmpty());
+        QVERIFY(spui::guiAdvice(sp::Remedy::GiveSweepOption).isEmpty());
+        for (const sp::Remedy remedy :
+             {sp::Remedy::ChooseDatabase, sp::Remedy::UsePlainFormat, sp::Remedy::UseBfloat16,
+              sp::Remedy::UseFloat32, sp::Remedy::UseFloat32Compute, sp::Remedy::UseCpuDevice,
+              sp::Remedy::ChooseModelFolder, sp::Remedy::RecomputeCoverage, sp::Remedy::RunSweepLocally,
+              sp::Remedy::ChooseSweepFolder, sp::Remedy::CheckSlurmOptions}) {
+            const QString advice = spui::guiAdvice(remedy);
+            QVERIFY2(!advice.isEmpty() && !advice.contains("--"), qPrintable(advice));
+        }
+        QVERIFY(spui::guiAdvice(sp::Remedy::UseBfloat16).contains("bfloat16"));
+        QVERIFY(spui::guiAdvice(sp::Remedy::UseCpuDevice).contains("CPU"));
+        QVERIFY(spui::guiAdvice(sp::Remedy::ChooseDatabase).contains("File › Run database"));
+        QCOMPARE(spui::errorText(sp::Error("CUDA is not available; use the CPU ", sp::Remedy::UseCpuDevice)),
+                 "CUDA is not available; use the CPU. " + spui::guiAdvice(sp::Remedy::UseCpuDevice));
+        QCOMPARE(spui::errorText(sp::Error("no runs yet.")), QStringLiteral("no runs yet."));
+        const std::runtime_error plain("not an sp::Error");
+        QCOMPARE(spui::errorText(plain), QStringLiteral("not an sp::Error"));
     }
 
 private:

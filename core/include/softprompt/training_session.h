@@ -4,6 +4,7 @@
 // of them is trained, evaluated and stored by the same rules (core/src/session/README.md).
 // Torch-free and Qt-free.
 #include "softprompt/engine.h"
+#include "softprompt/error.h"
 #include "softprompt/run_store.h"
 
 #include <nlohmann/json.hpp>
@@ -59,6 +60,7 @@ struct RunOutcome {
     double trainSeconds = 0.0;
     nlohmann::json summary; // runSummary(), as stored
     std::string message;    // failed: what happened and what to do; cancelled: where it stopped
+    Remedy remedy = Remedy::None; // failed with an sp::Error: its remedy (front ends add their advice)
 };
 
 struct SessionOutcome {

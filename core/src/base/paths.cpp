@@ -60,7 +60,10 @@ std::string defaultDatabasePath(bool createFolder)
     } else if (const char* home = std::getenv("HOME"); home && *home) {
         base = fs::path(home) / ".local" / "share";
     } else {
-        throw Error("neither XDG_DATA_HOME nor HOME is set, so there is no default run database; pass --db PATH");
+        throw Error(
+            "neither XDG_DATA_HOME nor HOME is set, so there is no default run database; choose a run "
+            "database file",
+            Remedy::ChooseDatabase);
     }
     const fs::path folder = base / "softprompt-workbench";
     if (!createFolder)
@@ -69,7 +72,8 @@ std::string defaultDatabasePath(bool createFolder)
     fs::create_directories(folder, error);
     if (error)
         throw Error(fileError(folder.string(), "cannot create the data folder (" + error.message() +
-                                                   "); pass --db PATH to use another location"));
+                                                   "); choose a run database in another location"),
+                    Remedy::ChooseDatabase);
     return (folder / "runs.sqlite").string();
 }
 

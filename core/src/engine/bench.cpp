@@ -145,7 +145,8 @@ nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std:
     if (options.steps < 5 || options.k < 1 || options.batchSize < 1 || options.contextTokens < 16 ||
         options.queries < 2)
         throw Error(
-            "bench train needs --steps ≥ 5, --k ≥ 1, --batch ≥ 1, a context of ≥ 16 tokens and ≥ 2 queries");
+            "the training benchmark needs ≥ 5 steps, k ≥ 1, a batch of ≥ 1 queries, a context of ≥ 16 tokens "
+            "and ≥ 2 queries");
     const model::CausalLM& lm = *task.model.lm;
     const ModelConfig& config = lm.config();
 

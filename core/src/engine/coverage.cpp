@@ -149,8 +149,8 @@ CoverageMap CoverageMap::fromJson(const nlohmann::json& json)
         }
         return map;
     } catch (const nlohmann::json::exception& error) {
-        throw Error(std::string("the coverage map is malformed (") + error.what() +
-                    "); compute it again with softprompt eval --coverage");
+        throw Error(std::string("the coverage map is malformed (") + error.what() + "); compute it again",
+                    Remedy::RecomputeCoverage);
     }
 }
 

@@ -22,10 +22,12 @@ std::size_t findOnce(const std::string& text, const std::string& needle, const s
 {
     const std::size_t found = text.find(needle);
     if (found == std::string::npos || text.find(needle, found + 1) != std::string::npos)
-        throw Error("the chat template renders the " + what +
-                    (found == std::string::npos ? " nowhere" : " more than once") +
-                    ", so the workbench cannot tell where the context and the query go; use --format plain "
-                    "(the Format choice in the Context tab) with the markers written into the texts");
+        throw Error(
+            "the chat template renders the " + what +
+                (found == std::string::npos ? " nowhere" : " more than once") +
+                ", so the workbench cannot tell where the context and the query go; use the plain prompt "
+                "format with the markers written into the texts",
+            Remedy::UsePlainFormat);
     return found;
 }
 
@@ -187,7 +189,9 @@ ChatPrompt::ChatPrompt(const ChatModelFiles& files, const std::string& templateN
     const std::size_t contextAt = findOnce(rendered, context, "system message");
     const std::size_t queryAt = findOnce(rendered, query, "user message");
     if (queryAt < contextAt)
-        throw Error("the chat template puts the user message before the system message; use --format plain");
+        throw Error(
+            "the chat template puts the user message before the system message; use the plain prompt format",
+            Remedy::UsePlainFormat);
     pieces_.pre = rendered.substr(0, contextAt);
     pieces_.mid = rendered.substr(contextAt + context.size(), queryAt - contextAt - context.size());
     pieces_.post = rendered.substr(queryAt + query.size());
@@ -196,8 +200,10 @@ ChatPrompt::ChatPrompt(const ChatModelFiles& files, const std::string& templateN
     const std::size_t aloneAt = findOnce(alone, query, "user message (without a system message)");
     pieces_.noContextPre = alone.substr(0, aloneAt);
     if (alone.substr(aloneAt + query.size()) != pieces_.post)
-        throw Error("the chat template ends a conversation without a system message differently from one with "
-                    "it, so the no-context baseline cannot share the query's tokens; use --format plain");
+        throw Error(
+            "the chat template ends a conversation without a system message differently from one with "
+            "it, so the no-context baseline cannot share the query's tokens; use the plain prompt format",
+            Remedy::UsePlainFormat);
     // Qwen2.5 renders a default system prompt of its own when none is given: more text than an empty one.
     if (pieces_.noContextPre.size() > pieces_.pre.size() + pieces_.mid.size() && pieces_.note.empty())
         pieces_.note = "Without a context this template renders a system turn of its own; the no-context "
@@ -306,7 +312,8 @@ std::size_t renderedContextLength(const PromptPieces& pieces, const std::string&
         }
     }
     throw Error("the chat template changes the context in a way the workbench cannot follow (it is not "
-                "rendered between the template's system markers as written); use --format plain");
+                "rendered between the template's system markers as written); use the plain prompt format",
+                Remedy::UsePlainFormat);
 }
 
 } // namespace
@@ -355,7 +362,8 @@ TokenizedPrompt tokenizeChat(const ChatPrompt& chat, const EncodeText& encode, c
     }
     if (!found || end < begin)
         throw Error("could not find where the context ends in the tokens of the rendered conversation; use "
-                    "--format plain");
+                    "the plain prompt format",
+                    Remedy::UsePlainFormat);
     prompt.pre.assign(ids[0].begin(), ids[0].begin() + std::ptrdiff_t(begin));
     prompt.context.assign(ids[0].begin() + std::ptrdiff_t(begin), ids[0].begin() + std::ptrdiff_t(end));
     const std::vector<std::int32_t> head(ids[0].begin(), ids[0].begin() + std::ptrdiff_t(end));
@@ -366,7 +374,8 @@ TokenizedPrompt tokenizeChat(const ChatPrompt& chat, const EncodeText& encode, c
     for (std::size_t q = 0; q < queries.size(); ++q) {
         if (!startsWith(ids[q], head) || texts[q].compare(0, queryStart, first, 0, queryStart) != 0)
             throw Error("query " + std::to_string(q + 1) +
-                        " changes how the template renders the context; use --format plain");
+                            " changes how the template renders the context; use the plain prompt format",
+                        Remedy::UsePlainFormat);
         const std::size_t queryBegin = std::max(end, commonPrefix(beforeQuery, ids[q]));
         const std::vector<std::int32_t> own(ids[q].begin() + std::ptrdiff_t(end),
                                             ids[q].begin() + std::ptrdiff_t(queryBegin));
@@ -380,15 +389,18 @@ TokenizedPrompt tokenizeChat(const ChatPrompt& chat, const EncodeText& encode, c
     for (std::size_t q = 0; q < queries.size(); ++q) {
         const std::vector<std::int32_t> alone = encode(chat.renderWithoutContext(queries[q]));
         if (!endsWith(alone, prompt.rows[q]))
-            throw Error("query " + std::to_string(q + 1) +
-                        " is tokenised differently without the context, so the no-context baseline cannot "
-                        "share its tokens; use --format plain");
+            throw Error(
+                "query " + std::to_string(q + 1) +
+                    " is tokenised differently without the context, so the no-context baseline cannot "
+                    "share its tokens; use the plain prompt format",
+                Remedy::UsePlainFormat);
         const std::vector<std::int32_t> before(alone.begin(), alone.end() - std::ptrdiff_t(prompt.rows[q].size()));
         if (q == 0)
             prompt.noContext = before;
         else if (before != prompt.noContext)
             throw Error("the template renders different text before query " + std::to_string(q + 1) +
-                        " when there is no context; use --format plain");
+                            " when there is no context; use the plain prompt format",
+                        Remedy::UsePlainFormat);
     }
     return prompt;
 }

@@ -260,8 +260,9 @@ struct ConvertedLinear : public torch::autograd::Function<ConvertedLinear> {
 at::Tensor linearConverted(const at::Tensor& input, const at::Tensor& weight, bool conv1dLayout)
 {
     if (weight.requires_grad())
-        throw Error("half-precision weights converted per layer are frozen; train the model's weights in "
-                    "float32 (--dtype float32)");
+        throw Error("half-precision weights converted per layer are frozen; load the model in float32 to "
+                    "train its weights",
+                    Remedy::UseFloat32);
     return ConvertedLinear::apply(input, weight, conv1dLayout);
 }
 

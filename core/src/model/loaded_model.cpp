@@ -31,21 +31,25 @@ void refuseIfTooLarge(const std::string& folder, const ModelLoadOptions& options
     if (estimate.fits())
         return;
     std::string advice;
+    Remedy remedy = Remedy::None;
     if (parseDtype(options.dtype) == at::kFloat) {
         ModelLoadOptions half = options;
         half.dtype = "bfloat16";
         const MemoryEstimate halfEstimate = estimateModelMemory(folder, half);
         advice = halfEstimate.fits()
-                     ? "load it with --dtype bfloat16 (the model bar's dtype), which needs about " +
-                           formatBytes(halfEstimate.requiredBytes) + ", or "
+                     ? "load it in bfloat16, which needs about " + formatBytes(halfEstimate.requiredBytes) +
+                           ", or "
                      : "even in bfloat16 it needs about " + formatBytes(halfEstimate.requiredBytes) + "; ";
+        if (halfEstimate.fits())
+            remedy = Remedy::UseBfloat16;
     }
     throw Error(fileError(folder, "needs about " + formatBytes(estimate.requiredBytes) + " of memory in " +
                                       estimate.dtype + " (weights " + formatBytes(estimate.weightBytes) +
-                                      " + " + formatBytes(estimate.workingBytes) +
-                                      " to run), but only " + formatBytes(estimate.availableBytes) +
-                                      " are free (" + estimate.availableSource + "). Not loaded: " + advice +
-                                      "close other programs, or use a machine with more memory"));
+                                      " + " + formatBytes(estimate.workingBytes) + " to run), but only " +
+                                      formatBytes(estimate.availableBytes) + " are free (" +
+                                      estimate.availableSource + "). Not loaded: " + advice +
+                                      "close other programs, or use a machine with more memory"),
+                remedy);
 }
 
 } // namespace
@@ -60,8 +64,9 @@ at::Device parseDevice(const std::string& name)
     if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
         if (!torch::cuda::is_available())
             throw Error("device \"" + name +
-                        "\" requested, but CUDA is not available in this build or on this "
-                        "machine (softprompt --version says which); use --device cpu");
+                            "\" requested, but CUDA is not available in this build or on this "
+                            "machine; use the CPU",
+                        Remedy::UseCpuDevice);
         int index = 0;
         if (name.size() > 5) {
             try {
@@ -118,14 +123,15 @@ std::string resolveModelFolder(const std::string& pathOrDemo)
     try {
         folder = demoModelDirectory();
     } catch (const Error& error) {
-        throw Error(std::string("the demo model is not built yet: ") + error.what());
+        throw Error(std::string("the demo model is not built yet: ") + error.what(), error.remedy());
     }
     std::error_code error;
     if (!fs::exists(fs::path(folder) / "config.json", error))
         throw Error(
             "the demo model is not built yet: " + folder +
-            " has no config.json. Build it first (the demo model is trained by this project), or pass "
-            "--model PATH to a Hugging Face folder");
+                " has no config.json. Build it first (the demo model is trained by this project), or use a "
+                "Hugging Face model folder",
+            Remedy::ChooseModelFolder);
     return fs::absolute(folder, error).lexically_normal().string();
 }
 

@@ -66,8 +66,10 @@ void CausalLM::Impl::choosePrecision(at::ScalarType requested, HalfCompute compu
         return;
     }
     if (device.is_cpu() && requested == at::kHalf)
-        throw Error("float16 matrix products are not implemented on the CPU; keep float16 weights with float32 "
-                    "compute (--half-compute float32, the default) or use bfloat16");
+        throw Error(
+            "float16 matrix products are not implemented on the CPU; keep float16 weights with float32 "
+            "compute (the default) or use bfloat16",
+            Remedy::UseFloat32Compute);
 }
 
 void CausalLM::Impl::prepare()

@@ -129,9 +129,9 @@ std::string sbatchFailure(const std::string& what, const CommandResult& result)
     if (result.timedOut)
         return "sbatch did not answer within 30 s while submitting " + what +
                ": is slurmctld running? (`scontrol ping`, `sinfo`)";
-    return "sbatch refused " + what + " (exit " + std::to_string(result.exitCode) + "): " +
-           trimWhitespace(result.output) +
-           ". Check --partition, --account, --time and --gpus-per-task against `sinfo` and your allocation";
+    return "sbatch refused " + what + " (exit " + std::to_string(result.exitCode) +
+           "): " + trimWhitespace(result.output) +
+           ". Check the partition, account, time limit and GPUs per task against `sinfo` and your allocation";
 }
 
 } // namespace
@@ -374,14 +374,16 @@ void submit(SlurmSweep& sweep)
     if (sweep.points.empty())
         throw Error("the sweep has no grid points to submit");
     if (!sbatchAvailable())
-        throw Error("sbatch is not on PATH: run this on a Slurm login node (or `module load slurm`), or leave "
-                    "out --slurm to run the sweep on this machine");
+        throw Error("sbatch is not on PATH: run this on a Slurm login node (or `module load slurm`), or run "
+                    "the sweep on this machine",
+                    Remedy::RunSweepLocally);
     std::error_code error;
     for (const char* folder : {"shards", "logs"}) {
         fs::create_directories(fs::path(sweep.directory) / folder, error);
         if (error)
             throw Error("cannot create the sweep folder " + sweep.directory + " (" + error.message() +
-                        "); pass --sweep-dir DIR on a filesystem every node can write");
+                            "); put the sweep's folder on a filesystem every node can write",
+                        Remedy::ChooseSweepFolder);
     }
     writeText(sweep.scriptPath(), arrayScript(sweep), true);
     writeText(sweep.mergeScriptPath(), mergeScript(sweep), true);
@@ -390,7 +392,8 @@ void submit(SlurmSweep& sweep)
     const CommandResult array = runCommand({"sbatch", "--parsable", sweep.scriptPath()}, 30);
     sweep.arrayJobId = array.exitCode == 0 ? parsableJobId(array.output) : "";
     if (sweep.arrayJobId.empty())
-        throw Error(sbatchFailure("the array script " + sweep.scriptPath(), array));
+        throw Error(sbatchFailure("the array script " + sweep.scriptPath(), array),
+                    Remedy::CheckSlurmOptions);
     sweep.submittedAtMs = nowMs();
     writeSweepRecord(sweep);
     const CommandResult merge = runCommand({"sbatch", "--parsable", "--dependency=afterok:" + sweep.arrayJobId,

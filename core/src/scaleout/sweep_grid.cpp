@@ -249,7 +249,8 @@ SweepGrid parseOrderedGrid(const nlohmann::ordered_json& grid, const std::string
         for (const GridPoint& point : result.points)
             if (point.option(required).empty())
                 throw Error(std::string("sweep grid: point ") + std::to_string(point.index) + " has no \"" +
-                            required + "\"; set it in \"train\", on an axis, or with --" + required);
+                                required + "\"; set it in \"train\" or on an axis",
+                            Remedy::GiveSweepOption);
     return result;
 }
 
@@ -282,7 +283,7 @@ SweepGrid loadSweepGrid(const std::string& path, const std::vector<TrainOption>&
             grid.name = fs::path(path).stem().string();
         return grid;
     } catch (const Error& error) {
-        throw Error(path + ": " + error.what());
+        throw Error(path + ": " + error.what(), error.remedy());
     }
 }
 

@@ -66,6 +66,8 @@ void trainAndEvaluate(CompressionTask& task, RunOutcome& run, const TrainingProg
     } catch (const std::exception& failure) {
         run.status = RunStatus::Failed;
         run.message = failure.what();
+        if (const auto* error = dynamic_cast<const Error*>(&failure))
+            run.remedy = error->remedy();
         run.result.status = RunStatus::Failed; // so the stored summary says so too
         run.result.error = run.message;
         run.evaluated = false;

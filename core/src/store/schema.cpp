@@ -237,9 +237,10 @@ void applyMigration(Database& database, int toVersion)
     }
 }
 
-std::string refusal(const std::string& path, const std::string& what)
+// Refuses a file as the run database: the user's remedy is another database file.
+Error refusal(const std::string& path, const std::string& what)
 {
-    return "run database " + path + ": " + what;
+    return Error("run database " + path + ": " + what, Remedy::ChooseDatabase);
 }
 
 // Checks the 100-byte SQLite header before SQLite reads the file, so that nothing (not even a
@@ -254,20 +255,19 @@ void checkHeader(const Database& database, const std::string& path)
         ". The file was left exactly as it is; choose another database file, or "
         "move this one aside to start a new run database here";
     if (size < 100)
-        throw Error(
-            refusal(path, "is not a SQLite database (only " + std::to_string(size) + " bytes)" + untouched));
+        throw refusal(path, "is not a SQLite database (only " + std::to_string(size) + " bytes)" + untouched);
     const std::string prefix = database.readPrefix(100);
     const auto* header = reinterpret_cast<const unsigned char*>(prefix.data());
     if (std::memcmp(header, "SQLite format 3\0", 16) != 0)
-        throw Error(refusal(path, "is not a SQLite database (its first bytes are not the SQLite signature)" +
-                                      untouched));
+        throw refusal(path,
+                      "is not a SQLite database (its first bytes are not the SQLite signature)" + untouched);
     const unsigned pageSize = (header[16] << 8) | header[17];
     const bool pageSizeValid =
         pageSize == 1 || (pageSize >= 512 && pageSize <= 32768 && (pageSize & (pageSize - 1)) == 0);
     const bool versionsValid = header[18] >= 1 && header[18] <= 2 && header[19] >= 1 && header[19] <= 2;
     if (!pageSizeValid || !versionsValid)
-        throw Error(refusal(path, "is a damaged SQLite database (its header is invalid)" + untouched +
-                                      "; `sqlite3 " + path + " .recover` may rescue its data"));
+        throw refusal(path, "is a damaged SQLite database (its header is invalid)" + untouched +
+                                "; `sqlite3 " + path + " .recover` may rescue its data");
 }
 
 bool hasNoWriteBits(const std::string& path)
@@ -282,11 +282,11 @@ void checkWritable(const std::string& path, const fs::path& folder, bool exists)
     // Root may write anything, so a file whose write bits are all cleared is also taken as the
     // user's wish that it stays read-only.
     if (exists && (access(path.c_str(), W_OK) != 0 || hasNoWriteBits(path)))
-        throw Error(refusal(path, "the file is read-only" + advice));
+        throw refusal(path, "the file is read-only" + advice);
     // SQLite's write-ahead log (-wal, -shm) lives next to the file.
     if (access(folder.c_str(), W_OK) != 0 || hasNoWriteBits(folder.string()))
-        throw Error(refusal(path, "its folder " + folder.string() +
-                                      " is read-only, and SQLite must create its journal there" + advice));
+        throw refusal(path, "its folder " + folder.string() +
+                                " is read-only, and SQLite must create its journal there" + advice);
 }
 
 std::string pragmaText(Database& database, const std::string& pragma)
@@ -306,19 +306,19 @@ int userVersion(Database& database)
 Database openStoreDatabase(const std::string& path, const StoreOptions& options, int targetVersion)
 {
     if (path.empty())
-        throw Error("no run database path given; name the database file");
+        throw Error("no run database path given; name the database file", Remedy::ChooseDatabase);
     const fs::path file = fs::absolute(path);
     const fs::path folder = file.parent_path();
     std::error_code error;
     if (!fs::exists(folder, error)) {
         fs::create_directories(folder, error);
         if (error)
-            throw Error(refusal(path, "cannot create its folder " + folder.string() + " (" + error.message() +
-                                          "); choose another location for the database"));
+            throw refusal(path, "cannot create its folder " + folder.string() + " (" + error.message() +
+                                    "); choose another location for the database");
     }
     const bool exists = fs::exists(file, error);
     if (exists && !fs::is_regular_file(file, error))
-        throw Error(refusal(path, "is not a regular file (a folder?); choose a .sqlite file"));
+        throw refusal(path, "is not a regular file (a folder?); choose a .sqlite file");
     checkWritable(path, folder, exists);
 
     // Opening reads nothing; the header is checked before the first query does.
@@ -341,24 +341,23 @@ Database openStoreDatabase(const std::string& path, const StoreOptions& options,
                             failure.code());
     }
     if (applicationId != kApplicationId && !(applicationId == 0 && version == 0 && tables.empty()))
-        throw Error(
-            refusal(path, "is a SQLite database of another program (tables: " +
-                              (tables.empty() ? std::string("none") : tables) +
-                              "), not a SoftPrompt run store. It was left as it is; choose another "
-                              "database file"));
+        throw refusal(path, "is a SQLite database of another program (tables: " +
+                                (tables.empty() ? std::string("none") : tables) +
+                                "), not a SoftPrompt run store. It was left as it is; choose another "
+                                "database file");
     if (version > kCurrentSchemaVersion)
-        throw Error(refusal(
-            path, "was written by a newer SoftPrompt Workbench (schema version " + std::to_string(version) +
-                      "; this build reads up to version " + std::to_string(kCurrentSchemaVersion) +
-                      "). Update softprompt-workbench, or choose another database file. "
-                      "The file was left as it is"));
+        throw refusal(path, "was written by a newer SoftPrompt Workbench (schema version " +
+                                std::to_string(version) + "; this build reads up to version " +
+                                std::to_string(kCurrentSchemaVersion) +
+                                "). Update softprompt-workbench, or choose another database file. "
+                                "The file was left as it is");
 
     const std::string mode = pragmaText(database, "journal_mode = WAL");
     if (mode != "wal")
-        throw Error(
-            refusal(path, "SQLite cannot use write-ahead logging for it (journal mode stays '" + mode +
-                              "'); network shares do not support it: put the file on a local disk or choose "
-                              "another location"));
+        throw refusal(path,
+                      "SQLite cannot use write-ahead logging for it (journal mode stays '" + mode +
+                          "'); network shares do not support it: put the file on a local disk or choose "
+                          "another location");
     database.exec("PRAGMA foreign_keys = ON", "enabling foreign keys");
     // FULL: every commit is on disk before it returns, so a metric flush survives a power cut too.
     database.exec("PRAGMA synchronous = FULL", "setting durability");

@@ -16,7 +16,9 @@ namespace sp::store {
 // An sp::Error that remembers the SQLite result code, so callers can tell "busy" from the rest.
 class DatabaseError : public Error {
 public:
-    DatabaseError(const std::string& message, int code) : Error(message), code_(code) {}
+    DatabaseError(const std::string& message, int code) : Error(message, Remedy::ChooseDatabase), code_(code)
+    {
+    }
     int code() const { return code_; }
     bool isBusy() const;
 
