@@ -19,6 +19,7 @@
 #ifndef Q_MOC_RUN // moc needs none of these; following them into torch took it ~10 s a test
 #include "engine/task.h"
 #include "model/causal_lm.h"
+#include "softprompt/model_shape.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/cuda.h>
@@ -55,20 +56,11 @@ at::Device targetDevice()
 // that the CPU reference takes milliseconds.
 sp::ModelConfig numericsConfig(sp::Architecture architecture)
 {
-    sp::ModelConfig config;
-    config.architecture = architecture;
     const bool llama = architecture == sp::Architecture::Llama;
-    config.modelType = llama ? "llama" : "gpt2";
-    config.vocabSize = 512;
-    config.hiddenSize = 128;
-    config.numLayers = 3;
-    config.numHeads = 4;
-    config.numKeyValueHeads = llama ? 2 : 4; // grouped-query attention on the Llama side
-    config.headDim = 32;
-    config.intermediateSize = llama ? 344 : 512;
-    config.maxPositionEmbeddings = 128;
-    config.activation = llama ? "silu" : "gelu_new";
-    config.normEpsilon = 1e-5;
+    // ModelShape: vocabulary, hidden, intermediate, layers, heads, key/value heads (grouped-query
+    // attention on the Llama side), head dim, positions.
+    sp::ModelConfig config =
+        sp::shapedModelConfig(llama ? "llama" : "gpt2", {512, 128, llama ? 344 : 512, 3, 4, llama ? 2 : 4, 32, 128});
     config.tieWordEmbeddings = !llama;
     config.eosTokenIds = {1};
     return config;
@@ -197,18 +189,8 @@ constexpr std::int32_t kEos = 257;
 // training tests build it.
 sp::engine::EngineModel byteModel(at::Device device, at::ScalarType dtype)
 {
-    sp::ModelConfig config;
-    config.architecture = sp::Architecture::Llama;
-    config.modelType = "llama";
-    config.vocabSize = 258;
-    config.hiddenSize = 32;
-    config.numLayers = 2;
-    config.numHeads = 4;
-    config.numKeyValueHeads = 2;
-    config.headDim = 8;
-    config.intermediateSize = 64;
-    config.maxPositionEmbeddings = 160;
-    config.activation = "silu";
+    // The shape of test_engine_support.h's tinyConfig(Llama).
+    sp::ModelConfig config = sp::shapedModelConfig("llama", {258, 32, 64, 2, 4, 2, 8, 160});
     config.tieWordEmbeddings = false;
     config.bosTokenId = kBos;
     config.eosTokenIds = {kEos};

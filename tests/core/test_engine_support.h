@@ -4,6 +4,7 @@
 #include "optim/adam.h"
 #include "engine/task.h"
 #include "model/causal_lm.h"
+#include "softprompt/model_shape.h"
 
 #include <string>
 #include <vector>
@@ -15,20 +16,10 @@ constexpr std::int32_t kEos = 257;
 
 inline sp::ModelConfig tinyConfig(sp::Architecture architecture)
 {
-    sp::ModelConfig config;
-    config.architecture = architecture;
-    config.modelType = architecture == sp::Architecture::Llama ? "llama" : "gpt2";
-    config.vocabSize = 258;
-    config.hiddenSize = 32;
-    config.numLayers = 2;
-    config.numHeads = 4;
-    config.numKeyValueHeads = architecture == sp::Architecture::Llama ? 2 : 4;
-    config.headDim = 8;
-    config.intermediateSize = 64;
-    config.maxPositionEmbeddings = 160;
-    config.activation = architecture == sp::Architecture::Llama ? "silu" : "gelu_new";
-    config.normEpsilon = 1e-5;
-    config.tieWordEmbeddings = architecture == sp::Architecture::Gpt2;
+    const bool llama = architecture == sp::Architecture::Llama;
+    // ModelShape: vocabulary, hidden, intermediate, layers, heads, key/value heads, head dim, positions.
+    sp::ModelConfig config = sp::shapedModelConfig(llama ? "llama" : "gpt2", {258, 32, 64, 2, 4, llama ? 2 : 4, 8, 160});
+    config.tieWordEmbeddings = !llama;
     config.bosTokenId = kBos;
     config.eosTokenIds = {kEos};
     return config;

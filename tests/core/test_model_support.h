@@ -1,6 +1,7 @@
 #pragma once
 // Tiny model configurations and comparison helpers shared by the model tests.
 #include "model/causal_lm.h"
+#include "softprompt/model_shape.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -12,19 +13,8 @@ namespace modeltest {
 
 inline sp::ModelConfig tinyGpt2()
 {
-    sp::ModelConfig config;
-    config.modelType = "gpt2";
-    config.architecture = sp::Architecture::Gpt2;
-    config.vocabSize = 97;
-    config.hiddenSize = 32;
-    config.numLayers = 2;
-    config.numHeads = 4;
-    config.numKeyValueHeads = 4;
-    config.headDim = 8;
-    config.intermediateSize = 64;
-    config.maxPositionEmbeddings = 64;
-    config.activation = "gelu_new";
-    config.normEpsilon = 1e-5;
+    // ModelShape: vocabulary, hidden, intermediate, layers, heads, key/value heads, head dim, positions.
+    sp::ModelConfig config = sp::shapedModelConfig("gpt2", {97, 32, 64, 2, 4, 4, 8, 64});
     config.tieWordEmbeddings = true;
     config.eosTokenIds = {96};
     return config;
@@ -33,18 +23,7 @@ inline sp::ModelConfig tinyGpt2()
 // Llama with grouped-query attention (4 query heads share 2 key/value heads) and an untied head.
 inline sp::ModelConfig tinyLlama()
 {
-    sp::ModelConfig config;
-    config.modelType = "llama";
-    config.architecture = sp::Architecture::Llama;
-    config.vocabSize = 101;
-    config.hiddenSize = 32;
-    config.numLayers = 2;
-    config.numHeads = 4;
-    config.numKeyValueHeads = 2;
-    config.headDim = 8;
-    config.intermediateSize = 48;
-    config.maxPositionEmbeddings = 128;
-    config.activation = "silu";
+    sp::ModelConfig config = sp::shapedModelConfig("llama", {101, 32, 48, 2, 4, 2, 8, 128});
     config.normEpsilon = 1e-6;
     config.tieWordEmbeddings = false;
     config.ropeTheta = 10000.0;

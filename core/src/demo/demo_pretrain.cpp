@@ -19,6 +19,7 @@
 #include "softprompt/demo_tokenizer.h"
 #include "softprompt/error.h"
 #include "softprompt/model_config.h"
+#include "softprompt/model_shape.h"
 #include "softprompt/paths.h"
 #include "softprompt/tokenizer.h"
 
@@ -50,19 +51,16 @@ ModelConfig demoModelConfig(const PretrainOptions& options, std::int64_t vocabSi
     if (options.hiddenSize % options.heads != 0)
         throw Error("pretrain-demo: hidden size " + std::to_string(options.hiddenSize) +
                     " is not divisible by the number of heads " + std::to_string(options.heads));
-    ModelConfig config;
-    config.modelType = "llama";
-    config.architecture = Architecture::Llama;
-    config.vocabSize = vocabSize;
-    config.hiddenSize = options.hiddenSize;
-    config.numLayers = options.layers;
-    config.numHeads = options.heads;
-    config.numKeyValueHeads = options.heads;
-    config.headDim = options.hiddenSize / options.heads;
-    config.intermediateSize = options.intermediateSize;
-    config.maxPositionEmbeddings = options.maxPositions;
-    config.activation = "silu";
-    config.normEpsilon = 1e-5;
+    ModelShape shape;
+    shape.vocabSize = vocabSize;
+    shape.hiddenSize = options.hiddenSize;
+    shape.intermediateSize = options.intermediateSize;
+    shape.numLayers = options.layers;
+    shape.numHeads = options.heads;
+    shape.numKeyValueHeads = options.heads;
+    shape.headDim = options.hiddenSize / options.heads;
+    shape.maxPositionEmbeddings = options.maxPositions;
+    ModelConfig config = shapedModelConfig("llama", shape);
     config.tieWordEmbeddings = true;
     config.ropeTheta = 10000.0;
     config.bosTokenId = endOfText;

@@ -5,6 +5,7 @@
 #include "softprompt/model_config.h"
 
 #include "softprompt/error.h"
+#include "softprompt/model_shape.h"
 #include "softprompt/paths.h"
 #include "softprompt/text.h"
 
@@ -609,6 +610,34 @@ std::vector<std::string> supportedModelTypes()
     for (const FamilyEntry& entry : familyTable)
         types.push_back(entry.modelType);
     return types;
+}
+
+ModelConfig shapedModelConfig(const std::string& modelType, const ModelShape& shape)
+{
+    const FamilyEntry* entry = familyEntry(modelType);
+    if (!entry)
+        throw Error("no model family runs model_type " + quote(modelType) +
+                    "; supported: " + joinStrings(supportedModelTypes(), ", "));
+    ModelConfig config;
+    config.modelType = modelType;
+    config.architecture = entry->architecture;
+    config.vocabSize = shape.vocabSize;
+    config.hiddenSize = shape.hiddenSize;
+    config.intermediateSize = shape.intermediateSize;
+    config.numLayers = shape.numLayers;
+    config.numHeads = shape.numHeads;
+    config.numKeyValueHeads = shape.numKeyValueHeads;
+    config.headDim = shape.headDim;
+    config.maxPositionEmbeddings = shape.maxPositionEmbeddings;
+    switch (entry->architecture) {
+    case Architecture::Gpt2: config.activation = "gelu_new"; break;
+    case Architecture::Gemma2:
+    case Architecture::Gemma3: config.activation = "gelu_pytorch_tanh"; break;
+    case Architecture::Llama:
+    case Architecture::Qwen3:
+    case Architecture::Phi3: config.activation = "silu"; break;
+    }
+    return config;
 }
 
 std::vector<std::string> supportedActivations()

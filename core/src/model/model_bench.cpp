@@ -6,6 +6,7 @@
 #include "model/handle_access.h"
 #include "softprompt/error.h"
 #include "softprompt/model_handle.h"
+#include "softprompt/model_shape.h"
 #include "softprompt/benchmarks.h"
 #include "softprompt/text.h"
 
@@ -152,73 +153,31 @@ bool randomPresetMadeInMemory(const std::string& preset)
 
 ModelConfig randomModelConfig(const std::string& preset)
 {
+    // ModelShape: vocabulary, hidden, intermediate, layers, heads, key/value heads, head dim, positions.
     ModelConfig config;
     if (preset == "tiny") {
         // 4 M parameters, Llama-style, with a 4,096-token vocabulary whose first 256 ids are bytes:
         // a model every machine trains in seconds.
-        config.modelType = "llama";
-        config.architecture = Architecture::Llama;
-        config.vocabSize = 4096;
-        config.hiddenSize = 256;
-        config.intermediateSize = 688;
-        config.numLayers = 4;
-        config.numHeads = 8;
-        config.numKeyValueHeads = 8;
-        config.headDim = 32;
-        config.maxPositionEmbeddings = 2048;
-        config.activation = "silu";
-        config.normEpsilon = 1e-5;
+        config = shapedModelConfig("llama", {4096, 256, 688, 4, 8, 8, 32, 2048});
         config.tieWordEmbeddings = true;
         config.bosTokenId = 256;
         config.eosTokenIds = {257};
     } else if (preset == "smollm-135m") {
         // HuggingFaceTB/SmolLM-135M's config.json.
-        config.modelType = "llama";
-        config.architecture = Architecture::Llama;
-        config.vocabSize = 49152;
-        config.hiddenSize = 576;
-        config.intermediateSize = 1536;
-        config.numLayers = 30;
-        config.numHeads = 9;
-        config.numKeyValueHeads = 3;
-        config.headDim = 64;
-        config.maxPositionEmbeddings = 2048;
-        config.activation = "silu";
-        config.normEpsilon = 1e-5;
+        config = shapedModelConfig("llama", {49152, 576, 1536, 30, 9, 3, 64, 2048});
         config.ropeTheta = 10000.0;
         config.tieWordEmbeddings = true;
         config.bosTokenId = 0;
         config.eosTokenIds = {0};
     } else if (preset == "gpt2-small") {
         // openai-community/gpt2's config.json.
-        config.modelType = "gpt2";
-        config.architecture = Architecture::Gpt2;
-        config.vocabSize = 50257;
-        config.hiddenSize = 768;
-        config.intermediateSize = 3072;
-        config.numLayers = 12;
-        config.numHeads = 12;
-        config.numKeyValueHeads = 12;
-        config.headDim = 64;
-        config.maxPositionEmbeddings = 1024;
-        config.activation = "gelu_new";
-        config.normEpsilon = 1e-5;
+        config = shapedModelConfig("gpt2", {50257, 768, 3072, 12, 12, 12, 64, 1024});
         config.attentionBias = true;
         config.bosTokenId = 50256;
         config.eosTokenIds = {50256};
     } else if (preset == "qwen2.5-0.5b") {
         // Qwen/Qwen2.5-0.5B's config.json (494M parameters, tied head, q/k/v biases).
-        config.modelType = "qwen2";
-        config.architecture = Architecture::Llama;
-        config.vocabSize = 151936;
-        config.hiddenSize = 896;
-        config.intermediateSize = 4864;
-        config.numLayers = 24;
-        config.numHeads = 14;
-        config.numKeyValueHeads = 2;
-        config.headDim = 64;
-        config.maxPositionEmbeddings = 32768;
-        config.activation = "silu";
+        config = shapedModelConfig("qwen2", {151936, 896, 4864, 24, 14, 2, 64, 32768});
         config.normEpsilon = 1e-6;
         config.ropeTheta = 1000000.0;
         config.tieWordEmbeddings = true;
@@ -227,18 +186,8 @@ ModelConfig randomModelConfig(const std::string& preset)
     } else if (preset == "llama-3.2-1b" || preset == "llama-3-8b") {
         // meta-llama/Llama-3.2-1B's and Llama-3.1-8B's config.json: rope theta 500000 with llama3 scaling.
         const bool large = preset == "llama-3-8b";
-        config.modelType = "llama";
-        config.architecture = Architecture::Llama;
-        config.vocabSize = 128256;
-        config.hiddenSize = large ? 4096 : 2048;
-        config.intermediateSize = large ? 14336 : 8192;
-        config.numLayers = large ? 32 : 16;
-        config.numHeads = 32;
-        config.numKeyValueHeads = 8;
-        config.headDim = large ? 128 : 64;
-        config.maxPositionEmbeddings = 131072;
-        config.activation = "silu";
-        config.normEpsilon = 1e-5;
+        config = shapedModelConfig("llama", large ? ModelShape{128256, 4096, 14336, 32, 32, 8, 128, 131072}
+                                                  : ModelShape{128256, 2048, 8192, 16, 32, 8, 64, 131072});
         config.ropeTheta = 500000.0;
         config.ropeScaling.type = "llama3";
         config.ropeScaling.factor = large ? 8.0 : 32.0;
