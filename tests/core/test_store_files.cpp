@@ -76,6 +76,8 @@ private Q_SLOTS:
         QTest::newRow("random bytes") << "random" << QStringList{"not a SQLite database", "choose another database file"};
         QTest::newRow("text file") << "text" << QStringList{"not a SQLite database", "left exactly as it is"};
         QTest::newRow("cut inside the header") << "short" << QStringList{"not a SQLite database"};
+        // SQLite itself reports a 1-byte file as empty.
+        QTest::newRow("one byte") << "one byte" << QStringList{"not a SQLite database (only 1 byte)"};
         QTest::newRow("truncated to half") << "truncate" << QStringList{"damaged", ".recover", "choose a new database file"};
         QTest::newRow("invalid page size") << "page size" << QStringList{"damaged", ".recover"};
         QTest::newRow("zeroed schema page") << "schema" << QStringList{"damaged", "left exactly as it is"};
@@ -96,6 +98,8 @@ private Q_SLOTS:
             writeBytes(path, bytes);
         } else if (damage == "text") {
             writeBytes(path, "step,train_s\n1,0.5\n2,0.25\n");
+        } else if (damage == "one byte") {
+            writeBytes(path, "x");
         } else if (damage == "short") {
             writeBytes(path, std::string("SQLite format 3\0\x10\x00\x02\x02", 20));
         } else if (damage == "foreign") {

@@ -248,14 +248,21 @@ Error refusal(const std::string& path, const std::string& what)
 // descriptor (see Database::readPrefix for why never through a second one).
 void checkHeader(const Database& database, const std::string& path)
 {
-    const std::int64_t size = database.fileSize();
-    if (size == 0)
-        return; // a new or empty file: it becomes a store
+    std::int64_t size = database.fileSize();
+    if (size == 0) {
+        // SQLite's unix VFS reports a 1-byte file as empty (it writes that byte itself into new
+        // files on some file systems), so a file holding one byte of something else would become a
+        // store and lose it: look at that byte.
+        if (database.readPrefix(1)[0] == '\0')
+            return; // a new or empty file: it becomes a store
+        size = 1;
+    }
     const std::string untouched =
         ". The file was left exactly as it is; choose another database file, or "
         "move this one aside to start a new run database here";
     if (size < 100)
-        throw refusal(path, "is not a SQLite database (only " + std::to_string(size) + " bytes)" + untouched);
+        throw refusal(path, "is not a SQLite database (only " + std::to_string(size) +
+                                (size == 1 ? " byte)" : " bytes)") + untouched);
     const std::string prefix = database.readPrefix(100);
     const auto* header = reinterpret_cast<const unsigned char*>(prefix.data());
     if (std::memcmp(header, "SQLite format 3\0", 16) != 0)
