@@ -32,6 +32,28 @@ void choose(spui::PromptLayoutStrip& strip, sp::PromptFormat format)
     chooser->setCurrentIndex(chooser->findData(int(format)));
 }
 
+// Copies the demo model `demo` into `copy` with its tokenizer_config.json changed by `edit`;
+// false when a file cannot be copied, read or written, or when `edit` returns false.
+template <typename Edit>
+bool copyDemoWithTokenizerConfig(const QString& demo, const QTemporaryDir& copy, Edit edit)
+{
+    if (!copy.isValid())
+        return false;
+    for (const char* name : {"config.json", "model.safetensors", "tokenizer.json"})
+        if (!QFile::copy(demo + "/" + name, copy.filePath(name)))
+            return false;
+    QFile original(demo + "/tokenizer_config.json");
+    if (!original.open(QIODevice::ReadOnly))
+        return false;
+    nlohmann::json config = nlohmann::json::parse(original.readAll().toStdString());
+    if (!edit(config))
+        return false;
+    QFile edited(copy.filePath("tokenizer_config.json"));
+    if (!edited.open(QIODevice::WriteOnly))
+        return false;
+    return edited.write(QByteArray::fromStdString(config.dump())) > 0;
+}
+
 } // namespace
 
 class TestPromptLayoutStrip : public QObject {
@@ -89,17 +111,9 @@ private Q_SLOTS:
     void modelWithoutATemplate()
     {
         QTemporaryDir copy;
-        QVERIFY(copy.isValid());
-        for (const char* name : {"config.json", "model.safetensors", "tokenizer.json"})
-            QVERIFY(QFile::copy(demo_ + "/" + name, copy.filePath(name)));
-        QFile original(demo_ + "/tokenizer_config.json");
-        QVERIFY(original.open(QIODevice::ReadOnly));
-        nlohmann::json config = nlohmann::json::parse(original.readAll().toStdString());
-        QVERIFY(config.erase("chat_template") == 1);
-        QFile stripped(copy.filePath("tokenizer_config.json"));
-        QVERIFY(stripped.open(QIODevice::WriteOnly));
-        stripped.write(QByteArray::fromStdString(config.dump()));
-        stripped.close();
+        QVERIFY(copyDemoWithTokenizerConfig(demo_, copy, [](nlohmann::json& config) {
+            return config.erase("chat_template") == 1;
+        }));
 
         spui::Session session;
         spui::PromptLayoutStrip strip(&session);
@@ -119,17 +133,10 @@ private Q_SLOTS:
     void templateItCannotFollowNamesThePlainChoice()
     {
         QTemporaryDir copy;
-        QVERIFY(copy.isValid());
-        for (const char* name : {"config.json", "model.safetensors", "tokenizer.json"})
-            QVERIFY(QFile::copy(demo_ + "/" + name, copy.filePath(name)));
-        QFile original(demo_ + "/tokenizer_config.json");
-        QVERIFY(original.open(QIODevice::ReadOnly));
-        nlohmann::json config = nlohmann::json::parse(original.readAll().toStdString());
-        config["chat_template"] = "{% for m in messages %}<{{ m.role }}>{% endfor %}";
-        QFile edited(copy.filePath("tokenizer_config.json"));
-        QVERIFY(edited.open(QIODevice::WriteOnly));
-        edited.write(QByteArray::fromStdString(config.dump()));
-        edited.close();
+        QVERIFY(copyDemoWithTokenizerConfig(demo_, copy, [](nlohmann::json& config) {
+            config["chat_template"] = "{% for m in messages %}<{{ m.role }}>{% endfor %}";
+            return true;
+        }));
 
         spui::Session session;
         spui::PromptLayoutStrip strip(&session);
