@@ -521,8 +521,9 @@ void runEval(std::int64_t runId, const std::string& db, const std::string& devic
 void runBench(const std::string& modelPath, const std::string& randomPreset, const std::string& device,
               const std::string& dtype, const sp::TrainBenchOptions& options)
 {
-    // Core checks the same in its own words; here, before a model is loaded, with the flags' names.
-    if (options.steps < 5 || options.k < 1 || options.batchSize < 1 || options.contextTokens < 16)
+    // Core refuses the same options in its own words; here, before a model is loaded, with the flags'
+    // names (the query count has no flag).
+    if (!sp::trainBenchOptionsValid(options))
         throw sp::Error("bench train needs --steps ≥ 5, --k ≥ 1, --batch ≥ 1 and --context-tokens ≥ 16");
     if (!randomPreset.empty() || modelPath == "random") {
         if (device != "cpu" || dtype != "float32")

@@ -41,6 +41,10 @@ struct TrainBenchOptions {
     int queries = 16;
     std::uint64_t seed = 0;
 };
+// What the training benchmark accepts: ≥ 5 steps, k ≥ 1, a batch of ≥ 1, a context of ≥ 16 tokens
+// and ≥ 2 queries. benchmarkTraining*() refuse anything else; a front end checks it first to refuse
+// in its own words before a model is loaded.
+bool trainBenchOptionsValid(const TrainBenchOptions& options);
 // `softprompt bench train`: steps/s, tokens/s, achieved model GFLOP/s next to this machine's GEMM
 // GFLOP/s, and the teacher-cache speedup, all measured in one run on `model`.
 nlohmann::json benchmarkTraining(const ModelHandle& model, const TrainBenchOptions& options);

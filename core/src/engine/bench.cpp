@@ -139,11 +139,16 @@ GemmReplay replayStepGemms(const ModelConfig& config, const std::vector<std::int
 
 } // namespace
 
+bool trainBenchOptionsValid(const TrainBenchOptions& options)
+{
+    return options.steps >= 5 && options.k >= 1 && options.batchSize >= 1 && options.contextTokens >= 16 &&
+           options.queries >= 2;
+}
+
 nlohmann::json engine::runTrainBenchmark(CompressionTask::Impl& task, const std::string& modelName,
                                          const TrainBenchOptions& options)
 {
-    if (options.steps < 5 || options.k < 1 || options.batchSize < 1 || options.contextTokens < 16 ||
-        options.queries < 2)
+    if (!trainBenchOptionsValid(options))
         throw Error(
             "the training benchmark needs ≥ 5 steps, k ≥ 1, a batch of ≥ 1 queries, a context of ≥ 16 tokens "
             "and ≥ 2 queries");
