@@ -9,15 +9,6 @@
 #include "softprompt/run_store.h"
 
 namespace spui {
-namespace {
-
-// The message and, for an sp::Error, the GUI's advice for its remedy.
-QString describe(const std::exception& error)
-{
-    return errorText(error);
-}
-
-} // namespace
 
 PlaygroundWorker::PlaygroundWorker(QObject* parent) : QObject(parent)
 {
@@ -73,13 +64,13 @@ void PlaygroundWorker::generate(const PlaygroundRequest& request)
     } catch (const std::exception& error) {
         if (!playground_) { // the model or context itself failed: nothing can be asked
             for (sp::Condition condition : request.conditions)
-                emit conditionFailed(request.id, int(condition), describe(error));
+                emit conditionFailed(request.id, int(condition), errorText(error));
             emit requestFinished(request.id);
             return;
         }
         sigmaFailed = true; // σ could not be loaded: the other conditions still answer
         playground = playground_.get();
-        emit conditionFailed(request.id, int(sp::Condition::SoftPrompt), describe(error));
+        emit conditionFailed(request.id, int(sp::Condition::SoftPrompt), errorText(error));
     }
     for (sp::Condition condition : request.conditions) {
         if (cancelledUpTo_.load() >= request.id)
@@ -119,7 +110,7 @@ void PlaygroundWorker::generate(const PlaygroundRequest& request)
             }
             emit replyFinished(reply);
         } catch (const std::exception& error) {
-            emit conditionFailed(request.id, int(condition), describe(error));
+            emit conditionFailed(request.id, int(condition), errorText(error));
         }
     }
     emit requestFinished(request.id);
@@ -137,7 +128,7 @@ void PlaygroundWorker::computeCoverage(const CoverageRequest& request)
     } catch (const sp::Cancelled&) {
         emit coverageFailed(request.id, tr("Stopped."));
     } catch (const std::exception& error) {
-        emit coverageFailed(request.id, describe(error));
+        emit coverageFailed(request.id, errorText(error));
     }
 }
 
@@ -165,12 +156,12 @@ void PlaygroundWorker::evaluateQueries(const QueryEvaluationRequest& request)
                 const int step = checkpoints.empty() ? 0 : checkpoints.back().step;
                 store.addEvaluations(request.runId, sp::toStoredEvaluations(evaluation, step), false);
             } catch (const std::exception& error) {
-                warning = describe(error);
+                warning = errorText(error);
             }
         }
         emit queriesEvaluated(request.runId, evaluation, warning);
     } catch (const std::exception& error) {
-        emit queryEvaluationFailed(request.runId, describe(error));
+        emit queryEvaluationFailed(request.runId, errorText(error));
     }
 }
 

@@ -8,15 +8,6 @@
 
 
 namespace spui {
-namespace {
-
-// The message and, for an sp::Error, the GUI's advice for its remedy.
-QString describe(const std::exception& error)
-{
-    return errorText(error);
-}
-
-} // namespace
 
 TrainingWorker::TrainingWorker(QObject* parent) : QObject(parent)
 {
@@ -56,7 +47,7 @@ void TrainingWorker::loadModel(const QString& source, const sp::ModelLoadOptions
         }
         emit modelLoaded(loaded);
     } catch (const std::exception& error) {
-        emit modelLoadFailed(source, describe(error));
+        emit modelLoadFailed(source, errorText(error));
     }
 }
 
@@ -67,7 +58,7 @@ void TrainingWorker::fillTargets(const sp::ModelHandle& model, const std::string
         sp::CompressionTask task(model, context, queries, format);
         emit targetsReady(task.teacherContinuations(maxNewTokens));
     } catch (const std::exception& error) {
-        emit targetsFailed(describe(error));
+        emit targetsFailed(errorText(error));
     }
 }
 
@@ -115,7 +106,7 @@ void TrainingWorker::train(const TrainingJob& job)
         }
     } catch (const std::exception& error) { // invalid settings: nothing was trained or stored
         outcome.status = sp::RunStatus::Failed;
-        outcome.message = describe(error);
+        outcome.message = errorText(error);
     }
     emit trainingFinished(outcome);
 }
