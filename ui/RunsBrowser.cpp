@@ -1,4 +1,5 @@
 #include "RunsBrowser.h"
+#include "softprompt/prompt_pieces_json.h"
 #include "softprompt/train_config_json.h"
 
 #include "Dialogs.h"
@@ -455,7 +456,7 @@ bool RunsBrowser::loadOutcome(std::int64_t runId, TrainingOutcome* outcome, QStr
         outcome->config = sp::trainConfigFromJson(run.config);
         outcome->message = toQ(run.error);
         outcome->contextTokens = run.summary.value("context_tokens", 0);
-        outcome->prompt = sp::PromptPieces::fromJson(run.promptPieces); // plain for runs from before formats
+        outcome->prompt = sp::promptPiecesFromJson(run.promptPieces); // plain for runs from before formats
         outcome->evaluation = sp::fromStoredEvaluations(store->evaluations(runId));
         outcome->evaluation.heldout = sp::aggregatesFromSummary(run.summary, "heldout");
         outcome->evaluation.train = sp::aggregatesFromSummary(run.summary, "train");

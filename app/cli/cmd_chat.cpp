@@ -12,6 +12,7 @@
 #include "softprompt/error.h"
 #include "softprompt/paths.h"
 #include "softprompt/prompt_format.h"
+#include "softprompt/prompt_pieces_json.h"
 #include "softprompt/tokenizer.h"
 
 #include <nlohmann/json.hpp>
@@ -76,7 +77,7 @@ void runLayout(const std::string& model, const std::string& templateName)
 {
     const std::string folder = modelFolder(model);
     const sp::ChatModelFiles files = sp::readChatModelFiles(folder);
-    nlohmann::json output = sp::chatPromptPieces(files, templateName).toJson();
+    nlohmann::json output = sp::promptPiecesToJson(sp::chatPromptPieces(files, templateName));
     output["eos_token_ids"] = files.eosTokenIds;
     spcli::printJson(output);
 }

@@ -17,6 +17,7 @@
 #include "softprompt/benchmarks.h"
 #include "softprompt/error.h"
 #include "softprompt/paths.h"
+#include "softprompt/prompt_pieces_json.h"
 #include "softprompt/run_recording.h"
 #include "softprompt/run_store.h"
 #include "softprompt/training_session.h"
@@ -408,7 +409,7 @@ void runTrain(TrainOptions& options)
     const sp::SessionOutcome outcome = runSession(task, plan, [](int, int) { return std::string(); });
     nlohmann::json output = outcome.runs.empty() ? nlohmann::json::object() : runJson(outcome.runs.back());
     output["format"] = sp::promptFormatKey(task.promptPieces().format);
-    output["prompt"] = task.promptPieces().toJson();
+    output["prompt"] = sp::promptPiecesToJson(task.promptPieces());
     if (!plan.databasePath.empty())
         output["db"] = plan.databasePath;
     if (!outcome.storeError.empty())
@@ -440,7 +441,7 @@ void runSweep(TrainOptions& options)
     nlohmann::json output{{"sweep_id", outcome.sweepId > 0 ? nlohmann::json(outcome.sweepId) : nlohmann::json()},
                           {"context_tokens", task.contextTokenCount()},
                           {"format", sp::promptFormatKey(task.promptPieces().format)},
-                          {"prompt", task.promptPieces().toJson()},
+                          {"prompt", sp::promptPiecesToJson(task.promptPieces())},
                           {"objective", sp::objectiveInfo(base.objective).key},
                           {"higher_is_better", sp::objectiveInfo(base.objective).higherIsBetter}};
     if (!plan.databasePath.empty())
@@ -504,7 +505,7 @@ void runEval(std::int64_t runId, const std::string& db, const std::string& devic
                           {"k", config.k},
                           {"context_tokens", task.contextTokenCount()},
                           {"format", sp::promptFormatKey(task.promptPieces().format)},
-                          {"prompt", task.promptPieces().toJson()},
+                          {"prompt", sp::promptPiecesToJson(task.promptPieces())},
                           {"compression_ratio", double(task.contextTokenCount()) / double(config.k)},
                           {"objective", sp::objectiveInfo(config.objective).key},
                           {"higher_is_better", sp::objectiveInfo(config.objective).higherIsBetter},

@@ -12,6 +12,7 @@
 #include "softprompt/chat_model_files.h"
 #include "softprompt/error.h"
 #include "softprompt/paths.h"
+#include "softprompt/prompt_pieces_json.h"
 #include "softprompt/run_store.h"
 #include "softprompt/text.h"
 #include "softprompt/tokenizer.h"
@@ -501,11 +502,11 @@ private Q_SLOTS:
         sp::NewRun run;
         run.name = "chat";
         run.promptFormat = "chat";
-        run.promptPieces = pieces.toJson();
+        run.promptPieces = sp::promptPiecesToJson(pieces);
         const std::int64_t id = store.startRun(run)->runId();
         const sp::RunRecord stored = store.run(id);
         QCOMPARE(QString::fromStdString(stored.promptFormat), QStringLiteral("chat"));
-        const sp::PromptPieces back = sp::PromptPieces::fromJson(stored.promptPieces);
+        const sp::PromptPieces back = sp::promptPiecesFromJson(stored.promptPieces);
         QCOMPARE(back.format, sp::PromptFormat::Chat);
         QCOMPARE(QString::fromStdString(back.mid), QString::fromStdString(pieces.mid));
         run.promptFormat = "jinja";

@@ -6,10 +6,8 @@
 // Plain: pre is the tokenizer's leading special tokens (BOS), mid and post are empty.
 // Chat: the model's own chat template, rendered once with placeholder system and user messages and
 // split around them; σ replaces the system message's content only, never the markers. Torch-free:
-// the GUI shows the strip and the CLI prints it.
+// the GUI shows the strip and the CLI prints it. As JSON: softprompt/prompt_pieces_json.h.
 #include "softprompt/chat_model_files.h"
-
-#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -33,9 +31,6 @@ struct PromptPieces {
     // then parts of that turn).
     bool contextInUserTurn = false;
     std::string note; // a sentence for the UI about either of the two above ("" when nothing to say)
-
-    nlohmann::json toJson() const;
-    static PromptPieces fromJson(const nlohmann::json& json); // missing keys keep defaults
 };
 
 // The pieces of the model's chat template (`templateName` "" = its default). Throws sp::Error (a

@@ -102,7 +102,7 @@ struct NewRun {
     std::vector<std::string> tags;
     std::string notes;
     std::string promptFormat = "plain";                     // "plain" or "chat" (softprompt/prompt_format.h)
-    nlohmann::json promptPieces = nlohmann::json::object(); // PromptPieces::toJson(): the rendered layout
+    nlohmann::json promptPieces = nlohmann::json::object(); // promptPiecesToJson(): the rendered layout
 };
 
 struct RunRecord {
@@ -126,7 +126,7 @@ struct RunRecord {
     nlohmann::json lastMetrics = nlohmann::json::object(); // metric -> its last stored value
     nlohmann::json summary = nlohmann::json::object();     // final results set by RunWriter::setSummary
     std::string promptFormat = "plain";                     // runs from before prompt formats read "plain"
-    nlohmann::json promptPieces = nlohmann::json::object(); // PromptPieces::toJson()
+    nlohmann::json promptPieces = nlohmann::json::object(); // promptPiecesToJson()
     std::optional<int> lastCheckpointStep;
 };
 

@@ -3,6 +3,7 @@
 #include "softprompt/chat_template.h"
 #include "softprompt/engine.h"
 #include "softprompt/error.h"
+#include "softprompt/prompt_pieces_json.h"
 #include "softprompt/text.h"
 #include "softprompt/tokenizer.h"
 
@@ -66,19 +67,19 @@ PromptFormat resolvePromptFormat(PromptFormat requested, const ChatModelFiles& f
     return requested;
 }
 
-nlohmann::json PromptPieces::toJson() const
+nlohmann::json promptPiecesToJson(const PromptPieces& pieces)
 {
-    return {{"format", promptFormatKey(format)},
-            {"template", templateName},
-            {"pre", pre},
-            {"mid", mid},
-            {"post", post},
-            {"no_context_pre", noContextPre},
-            {"context_in_user_turn", contextInUserTurn},
-            {"note", note}};
+    return {{"format", promptFormatKey(pieces.format)},
+            {"template", pieces.templateName},
+            {"pre", pieces.pre},
+            {"mid", pieces.mid},
+            {"post", pieces.post},
+            {"no_context_pre", pieces.noContextPre},
+            {"context_in_user_turn", pieces.contextInUserTurn},
+            {"note", pieces.note}};
 }
 
-PromptPieces PromptPieces::fromJson(const nlohmann::json& json)
+PromptPieces promptPiecesFromJson(const nlohmann::json& json)
 {
     PromptPieces pieces;
     if (!json.is_object())

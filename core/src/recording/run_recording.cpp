@@ -1,6 +1,7 @@
 // Run records shared by the CLI and the GUI: what they store while and after a run trains, and how a
 // stored run reads back.
 #include "softprompt/run_recording.h"
+#include "softprompt/prompt_pieces_json.h"
 #include "softprompt/train_config_json.h"
 
 #include <algorithm>
@@ -85,7 +86,7 @@ NewRun newRunFor(const std::string& name, const TrainConfig& config, const Compr
 {
     NewRun run = newRunFor(name, config, task.model().summary(), modelPath, inputs, sweepId);
     run.promptFormat = promptFormatKey(task.promptPieces().format);
-    run.promptPieces = task.promptPieces().toJson();
+    run.promptPieces = promptPiecesToJson(task.promptPieces());
     return run;
 }
 

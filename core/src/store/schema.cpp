@@ -206,7 +206,7 @@ void addGlobalIds(Database& database)
 }
 
 // The prompt format of each run (issue 16): "plain" or "chat", and the rendered pieces of the layout
-// [pre][context → σ][mid][query][post] as JSON (PromptPieces::toJson). Runs stored before had no chat
+// [pre][context → σ][mid][query][post] as JSON (sp::promptPiecesToJson). Runs stored before had no chat
 // format, so they are recorded as plain.
 const char* const kSchemaPromptFormat = R"sql(
 CREATE TABLE run_prompts(
