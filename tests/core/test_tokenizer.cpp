@@ -522,7 +522,7 @@ private Q_SLOTS:
         QTest::newRow("merge without space")
             << with("/model/merges", json{"ab"}) << "two tokens separated by one space";
         QTest::newRow("merge pair of three")
-            << with("/model/merges", json{json{"a", "b", "c"}}) << "pair of two token strings";
+            << with("/model/merges", json::array({json::array({"a", "b", "c"})})) << "pair of two token strings";
         QTest::newRow("merge number") << with("/model/merges", json{7}) << "model.merges[0] must be a string";
         QTest::newRow("unknown normalizer")
             << with("/normalizer", json{{"type", "Precompiled"}}) << "normalizer.type is \"Precompiled\"";
