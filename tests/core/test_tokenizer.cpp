@@ -355,7 +355,8 @@ private Q_SLOTS:
         json config = tokenizerJson({"▁a", "b", "<s>"});
         config["pre_tokenizer"] =
             parse(R"({"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": true})");
-        config["added_tokens"] = json::array({addedToken(2, "<s>", true, false)}); // json{x}: [x] under GCC, x under clang
+        config["added_tokens"] =
+            json::array({addedToken(2, "<s>", true, false)}); // json{x}: [x] under GCC, x under clang
         config["model"]["ignore_merges"] = true;
         // Only the piece at the start of the input gets the prefix, not the one after <s>.
         QCOMPARE(tokensOf(load(config), "a<s>b"), QStringLiteral("▁a|<s>|b"));
@@ -522,7 +523,8 @@ private Q_SLOTS:
         QTest::newRow("merge without space")
             << with("/model/merges", json{"ab"}) << "two tokens separated by one space";
         QTest::newRow("merge pair of three")
-            << with("/model/merges", json::array({json::array({"a", "b", "c"})})) << "pair of two token strings";
+            << with("/model/merges", json::array({json::array({"a", "b", "c"})}))
+            << "pair of two token strings";
         QTest::newRow("merge number") << with("/model/merges", json{7}) << "model.merges[0] must be a string";
         QTest::newRow("unknown normalizer")
             << with("/normalizer", json{{"type", "Precompiled"}}) << "normalizer.type is \"Precompiled\"";

@@ -256,11 +256,10 @@ DemoContext DemoCorpusGenerator::contextWithRules(const DemoRules& givenRules, i
     const std::string companyEnding = pick(vocab::companyEndings());
     const std::string companyStem = pick(vocab::companyStems());
     // The filler mentions the context's own city, so the city it states is never contradicted.
-    const std::vector<std::pair<std::string, std::string>> slots = {
-        {"name", assistantName},
-        {"company", companyStem + companyEnding},
-        {"industry", pick(vocab::industries())},
-        {"city", city}};
+    const std::vector<std::pair<std::string, std::string>> slots = {{"name", assistantName},
+                                                                    {"company", companyStem + companyEnding},
+                                                                    {"industry", pick(vocab::industries())},
+                                                                    {"city", city}};
     const std::string persona = fillSlots(pick(vocab::personaLines()), slots);
 
     // The reply rules and the facts, each as one sentence in the flow of the filler.
