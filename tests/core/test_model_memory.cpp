@@ -161,8 +161,8 @@ private Q_SLOTS:
         const at::Tensor conv = sp::model::linearConverted(input.detach(), weight.t().contiguous(), true);
         QVERIFY(maxAbsDiff(conv, reference) <= 1e-3);
         // Frozen weights only.
-        QVERIFY_EXCEPTION_THROWN(sp::model::linearConverted(input, wide.to(at::kBFloat16).requires_grad_(true), false),
-                                 sp::Error);
+        QVERIFY_THROWS_EXCEPTION(
+            sp::Error, sp::model::linearConverted(input, wide.to(at::kBFloat16).requires_grad_(true), false));
     }
 
     // Gradients reach inputs_embeds through converted layers as through float32 ones.
@@ -183,7 +183,7 @@ private Q_SLOTS:
         const double worst = maxAbsDiff(gradientOf(*model), gradientOf(*reference));
         qInfo("max |converted - float32| gradient = %.3g", worst);
         QVERIFY2(worst <= 1e-4, qPrintable(QString::number(worst)));
-        QVERIFY_EXCEPTION_THROWN(model->setTrainable(true), sp::Error);
+        QVERIFY_THROWS_EXCEPTION(sp::Error, model->setTrainable(true));
     }
 
     // A large half-precision matrix is drawn in float32 blocks: the same values as one draw.
