@@ -468,10 +468,15 @@ void runEval(std::int64_t runId, const std::string& db, const std::string& devic
 {
     sp::RunStore store = spcli::openExistingStore(db);
     const sp::RunRecord record = store.run(runId);
-    if (!record.contextId || !record.querySetId)
-        throw sp::Error("run " + std::to_string(runId) +
-                        " has no stored context or query set (imported σ?); " +
-                        "evaluate it with softprompt train --context ... instead");
+    if (!record.contextId || !record.querySetId) {
+        // An imported PEFT adapter brings σ without the context and queries it was trained on.
+        const std::string id = std::to_string(runId);
+        const std::string origin = record.config.value("importedFrom", std::string());
+        throw sp::Error("run " + id + (origin.empty() ? "" : " (imported from " + origin + ")") +
+                        " has no stored context and queries to evaluate its σ against; ask it next to a "
+                        "context instead: softprompt generate --run " +
+                        id + " --context FILE --condition all --prompt TEXT");
+    }
     sp::TrainConfig config = sp::trainConfigFromJson(record.config);
     if (!device.empty())
         config.device = device;

@@ -230,6 +230,13 @@ private Q_SLOTS:
             sp::RunStore store = sp::RunStore::open(db_.toStdString());
             QCOMPARE(store.loadSigma(id).values, sigmaForStep(120).values);
         }
+        // An imported σ has no context or queries: eval says so in one line, and what to run instead.
+        const CliResult evaluated = runCli({"eval", "--run", QString::number(id), "--db", db_});
+        QCOMPARE(evaluated.exitCode, 1);
+        QVERIFY2(evaluated.err.contains("imported from " + peft.toUtf8()), evaluated.err.constData());
+        QVERIFY2(evaluated.err.contains("softprompt generate --run " + QByteArray::number(qlonglong(id))),
+                 evaluated.err.constData());
+        QCOMPARE(evaluated.err.count('\n'), 1);
         CliResult deleted = runCli({"runs", "delete", QString::number(id), "--db", db_});
         QVERIFY2(deleted.exitCode == 0, deleted.err.constData());
         QVERIFY(deleted.out.contains("deleted run"));
