@@ -1,5 +1,6 @@
 #include "CompareView.h"
 #include "CoverageMap.h"
+#include "EnglishPlurals.h"
 #include "MainWindow.h"
 #include "PlaygroundTab.h"
 #include "QueryTableModel.h"
@@ -246,6 +247,9 @@ int main(int argc, char** argv)
     // packaging/io.softprompt.Workbench.desktop without ".desktop".
     QGuiApplication::setDesktopFileName("io.softprompt.Workbench");
     QApplication::setWindowIcon(QIcon(":/icons/softprompt-workbench.svg"));
+    // "1 thread", not "1 thread(s)": English plural forms without a .qm file (ui/EnglishPlurals.h).
+    EnglishPlurals englishPlurals;
+    QApplication::installTranslator(&englishPlurals);
 
     QCommandLineParser parser;
     parser.setApplicationDescription("Compress long prompts into learned soft prompts.");

@@ -35,6 +35,7 @@
 #include <QMenuBar>
 #include <QPlainTextEdit>
 #include <QSettings>
+#include <QShowEvent>
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QStatusBar>
@@ -547,6 +548,19 @@ void MainWindow::showAbout()
                                 QString::fromStdString(info.torchVersion),
                                 info.cudaAvailable ? tr("available") : tr("not available"),
                                 session_->databasePath().toHtmlEscaped()));
+}
+
+void MainWindow::showEvent(QShowEvent* event)
+{
+    QMainWindow::showEvent(event);
+    // QStatusBar hides its normal widgets (the activity label) for a message only when they are
+    // visible. The first example opens, and says which settings it applied, before the window is
+    // shown: showing that message again now hides the label, which was otherwise drawn over it
+    // (cleared first: showMessage does nothing for the message it already shows).
+    if (const QString message = statusBar()->currentMessage(); !message.isEmpty()) {
+        statusBar()->clearMessage();
+        statusBar()->showMessage(message, 10000);
+    }
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)

@@ -101,11 +101,12 @@ void PendingQueriesBar::updateBar()
     setVisible(!pending.empty() && canEvaluate);
     if (pending.empty() || !canEvaluate)
         return;
-    text_->setText(evaluating_ ? tr("Evaluating %n new query(s)…", nullptr, int(pending.size()))
-                               : tr("%n query(s) in the query set were added after run %1 was trained and are "
-                                    "not in this table.",
-                                    nullptr, int(pending.size()))
-                                     .arg(session_->lastOutcome().runId));
+    const int count = int(pending.size());
+    text_->setText(
+        evaluating_
+            ? tr("Evaluating %n new query(s)…", nullptr, count)
+            : tr("%n query(s) added to the set after run %1 was trained: not in this table.", nullptr, count)
+                  .arg(session_->lastOutcome().runId));
     button_->setEnabled(!evaluating_);
 }
 

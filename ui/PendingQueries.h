@@ -1,7 +1,8 @@
 #pragma once
 // Compare's bar for queries added after σ was trained (typed in the Playground, imported, pasted):
-// "3 queries were added after run 12 was trained. [Evaluate them with its σ]". The evaluation runs
-// on a worker thread, is added to the run in the database and shows in the Compare table.
+// "3 queries added to the set after run 12 was trained: not in this table. [Evaluate them with
+// this σ]". The evaluation runs on a worker thread, is added to the run in the database and shows in
+// the Compare table.
 #include "softprompt/engine.h"
 
 #include <QFrame>

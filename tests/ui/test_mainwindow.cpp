@@ -50,6 +50,23 @@ private slots:
         QVERIFY(window.findChild<QLabel*>("modelLabel")->text().contains("no model"));
     }
 
+    // A status message from before the window was shown (the first example's settings, applied in
+    // the constructor) is not drawn over the activity label: the label hides until it goes.
+    void statusMessageFromBeforeShowHidesTheActivityLabel()
+    {
+        spui::MainWindow window;
+        const QString message = QStringLiteral("A message from before the window was shown");
+        window.statusBar()->showMessage(message, 60000);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        auto* activity = window.findChild<QLabel*>("activityLabel");
+        QVERIFY(activity);
+        QCOMPARE(window.statusBar()->currentMessage(), message);
+        QVERIFY(!activity->isVisible());
+        window.statusBar()->clearMessage();
+        QVERIFY(activity->isVisible());
+    }
+
     void standardShortcutsAreBound()
     {
         spui::MainWindow window;
