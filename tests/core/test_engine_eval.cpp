@@ -365,6 +365,50 @@ private Q_SLOTS:
         }
     }
 
+    // σ lives where embed() puts tokens. Gemma 3 scales its embedding rows by √d there, so a random
+    // σ gets the norm of the scaled rows (the raw rows' norm made it √d times too short).
+    void randomInitHasTheNormOfEmbeddedTokens_data()
+    {
+        QTest::addColumn<QString>("modelType");
+        QTest::addColumn<double>("embedScale");
+        QTest::newRow("llama: the rows as stored") << "llama" << 1.0;
+        QTest::newRow("gemma3_text: the rows times sqrt(d)") << "gemma3_text" << std::sqrt(32.0);
+    }
+    void randomInitHasTheNormOfEmbeddedTokens()
+    {
+        QFETCH(QString, modelType);
+        QFETCH(double, embedScale);
+        // ModelShape: vocabulary, hidden, intermediate, layers, heads, key/value heads, head dim, positions.
+        sp::ModelConfig shape =
+            sp::shapedModelConfig(modelType.toStdString(), {258, 32, 64, 2, 4, 2, 8, 160});
+        shape.bosTokenId = kBos;
+        shape.eosTokenIds = {kEos};
+        sp::model::RandomInit init;
+        init.weightStd = 0.25;
+        sp::engine::EngineModel model;
+        model.lm = sp::model::CausalLM::createRandom(shape, 7, at::kCPU, at::kFloat, init);
+        sp::engine::useByteLevelCodec(model);
+        model.prefixIds = {kBos};
+        model.stopIds = {kEos};
+        model.identity = "test-random-" + modelType.toStdString();
+
+        const at::Tensor allIds = at::arange(258, at::kLong).unsqueeze(0);                   // [1, V]
+        const double embedded = model.lm->embed(allIds)[0].norm(2, 1).mean().item<double>(); // as σ's rows
+        const double stored = model.lm->embeddingMatrix().norm(2, 1).mean().item<double>();
+        QVERIFY2(std::abs(embedded / stored - embedScale) <= 1e-4 * embedScale,
+                 qPrintable(QString::number(embedded / stored)));
+
+        auto impl = sp::engine::makeTaskImpl(model, tinyContext(), tinyQueries());
+        sp::TrainConfig config = fastConfig();
+        config.k = 5;
+        config.init = sp::InitKind::Random;
+        const at::Tensor sigma = impl->initialSigma(config); // [k, d]
+        QVERIFY2(at::allclose(sigma.norm(2, 1), at::full({5}, embedded), 1e-4, 1e-5),
+                 qPrintable(QString("row norms %1, embedded tokens %2")
+                                .arg(sigma.norm(2, 1).mean().item<double>())
+                                .arg(embedded)));
+    }
+
     void heldoutSplit()
     {
         sp::CompressionTask task = makeTask();

@@ -277,8 +277,10 @@ at::Tensor CompressionTask::Impl::initialSigma(const TrainConfig& config) const
         for (float& value : values)
             value = float(random.normal());
         const at::Tensor noise = at::tensor(values, at::kFloat).view({k, d}).to(device); // [k, d]
-        // Each row gets the typical norm of a vocabulary embedding.
-        const double typicalNorm = lm.embeddingMatrix().to(at::kFloat).norm(2, 1).mean().item<double>();
+        // Each row gets the typical norm of a token as embed() gives it, the space σ lives in (Gemma 3
+        // scales the embedding rows by √d there; the raw rows' norm made σ √d times too short).
+        const double typicalNorm =
+            lm.embeddingMatrix().to(at::kFloat).norm(2, 1).mean().item<double>() * lm.embedScale();
         return (noise / noise.norm(2, 1, true).clamp_min(1e-12) * typicalNorm).contiguous();
     }
     case InitKind::Vocabulary: {

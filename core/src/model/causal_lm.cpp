@@ -181,6 +181,11 @@ at::Tensor CausalLM::embeddingMatrix() const
     return impl_->tokenEmbedding;
 }
 
+double CausalLM::embedScale() const
+{
+    return impl_->family->embedScale(*impl_);
+}
+
 at::Tensor CausalLM::embed(const at::Tensor& ids) const
 {
     const std::int64_t vocab = impl_->config.vocabSize;

@@ -107,6 +107,7 @@ public:
 
     at::Tensor embed(const at::Tensor& ids) const; // [B, T] int64 -> [B, T, d] in dtype()
     at::Tensor embeddingMatrix() const;            // [V, d] (no copy)
+    double embedScale() const; // embed() gives embeddingMatrix() rows times this (Gemma 3: √d; else 1)
     ForwardOutput forward(const ForwardInput& input) const;
     // The head on final hidden states: [N, d] -> [N, V] logits (float32; float64 for a float64 model).
     at::Tensor logitsFromHidden(const at::Tensor& hidden) const;

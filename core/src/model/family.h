@@ -44,6 +44,8 @@ public:
                                    const at::Tensor& positions) const;
     // The embedding rows of token ids [B, T] -> [B, T, d] (Gemma 3 scales them here).
     virtual at::Tensor embedTokens(const CausalLM::Impl& model, const at::Tensor& ids) const;
+    // The factor embedTokens() applies to the rows: 1, or Gemma 3's √d as the weight dtype holds it.
+    virtual double embedScale(const CausalLM::Impl& /*model*/) const { return 1.0; }
     // One decoder layer: hidden [B*T, d] -> [B*T, d], appending its keys/values to the cache.
     virtual at::Tensor layer(const CausalLM::Impl& model, std::size_t index, const at::Tensor& hidden,
                              const LayerContext& context) const = 0;

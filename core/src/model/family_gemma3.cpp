@@ -32,11 +32,18 @@ public:
         return {global, local};
     }
 
-    at::Tensor embedTokens(const CausalLM::Impl& model, const at::Tensor& ids) const override
+    double embedScale(const CausalLM::Impl& model) const override
     {
         // embed_scale is a float32 buffer cast to the weight dtype before it multiplies.
-        const at::Tensor scale =
-            at::scalar_tensor(std::sqrt(double(model.config.hiddenSize)), at::kFloat).to(model.tokenEmbedding.dtype());
+        return at::scalar_tensor(std::sqrt(double(model.config.hiddenSize)), at::kFloat)
+            .to(model.tokenEmbedding.dtype())
+            .item<double>();
+    }
+
+    at::Tensor embedTokens(const CausalLM::Impl& model, const at::Tensor& ids) const override
+    {
+        // embedScale() is exact in the weight dtype, so this is the same product as transformers'.
+        const at::Tensor scale = at::scalar_tensor(embedScale(model), model.tokenEmbedding.dtype());
         return at::embedding(model.tokenEmbedding, ids) * scale; // [B, T, d]
     }
 
