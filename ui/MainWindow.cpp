@@ -556,8 +556,10 @@ void MainWindow::showEvent(QShowEvent* event)
     // QStatusBar hides its normal widgets (the activity label) for a message only when they are
     // visible. The first example opens, and says which settings it applied, before the window is
     // shown: showing that message again now hides the label, which was otherwise drawn over it
-    // (cleared first: showMessage does nothing for the message it already shows).
-    if (const QString message = statusBar()->currentMessage(); !message.isEmpty()) {
+    // (cleared first: showMessage does nothing for the message it already shows). Only then: a
+    // window restored from the task bar keeps its message's own timeout.
+    const QString message = statusBar()->currentMessage();
+    if (!message.isEmpty() && activityLabel_->isVisible()) {
         statusBar()->clearMessage();
         statusBar()->showMessage(message, 10000);
     }
